@@ -1,0 +1,49 @@
+"""Command line: ``python -m consumer_app run | local up|down|status | demo``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m consumer_app")
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="start one worker (the KCL MultiLangDaemon) with settings "
+                   "from the environment (README 'Configuration')")
+
+    local = sub.add_parser("local", help="the local emulators (kinesis-local + moto)")
+    lsub = local.add_subparsers(dest="action", required=True)
+    up = lsub.add_parser("up", help="start them, create the stream and tables, print exports")
+    up.add_argument("--shards", type=int, default=4)
+    up.add_argument("--kinesis-port", type=int, default=4567)
+    up.add_argument("--dynamodb-port", type=int, default=4568)
+    up.add_argument("--persist", action="store_true", help="kinesis-local keeps its data on disk")
+    lsub.add_parser("down", help="stop the processes `local up` started")
+    lsub.add_parser("status", help="what runs where")
+
+    demo = sub.add_parser("demo", help="produce, consume with two workers, show, reconcile")
+    demo.add_argument("--duration", type=float, default=90.0, help="seconds of producing")
+    demo.add_argument("--rate", type=float, default=200.0, help="records per second")
+    demo.add_argument("--unclean-ratio", type=float, default=0.05)
+    demo.add_argument("--workers", type=int, default=2)
+    demo.add_argument("--shards", type=int, default=4)
+    demo.add_argument("--seed", type=int, default=None)
+    args = p.parse_args(argv)
+
+    if args.command == "run":
+        from consumer_app.worker import run
+
+        run()
+        return 0  # not reached: run() execs the JVM
+    if args.command == "local":
+        from consumer_app.local import cli
+
+        return cli.main(args)
+    from consumer_app import demo as demo_mod
+
+    return demo_mod.main(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

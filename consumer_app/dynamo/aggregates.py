@@ -1,0 +1,113 @@
+"""Exactly-once writes of aggregate contributions into kinesisAggs (DESIGN §2).
+
+One ``UpdateItem`` per (vendorId, windowStart): ``ADD passenger, trips`` and ``SET`` this
+shard's high-water mark, on condition that the mark is what this process last saw (or
+absent).  A failed condition returns the item (``ReturnValuesOnConditionCheckFailure``):
+the records at or below its mark were already applied by someone, so they are dropped
+and the rest is written against the new mark.  Writes for different items run in parallel.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from consumer_app.dynamo.attempts import AttemptRunner, UnitResult
+from consumer_app.dynamo.errors import WriteFailed, error_code, kind_of
+from consumer_app.rules.aggregation import AggregateKey, Contribution, Position
+from consumer_app.rules.windows import iso_utc
+from consumer_app.tables import mark_attribute
+
+_UNKNOWN = object()
+_MAX_FENCE_ROUNDS = 50
+
+
+class AggregateWriter:
+    def __init__(self, client: Any, table: str, shard_id: str, window_seconds: int,
+                 runner: AttemptRunner, mark_cache_size: int = 4096) -> None:
+        self.client = client
+        self.table = table
+        self.shard_id = shard_id
+        self.window_ms = window_seconds * 1000
+        self.runner = runner
+        self.mark_attr = mark_attribute(shard_id)
+        self._marks: OrderedDict[AggregateKey, Position | None] = OrderedDict()
+        self._cache_size = mark_cache_size
+        self._lock = threading.Lock()
+
+    def write(self, contributions: list[Contribution]) -> None:
+        """Apply every contribution exactly once, or raise :class:`WriteFailed`."""
+        if contributions:
+            self.runner.run(f"aggregates {self.table}", contributions, self._write_one,
+                            "aggregate_writes")
+
+    def _remember(self, key: AggregateKey, mark: Position | None) -> None:
+        with self._lock:
+            self._marks[key] = mark
+            self._marks.move_to_end(key)
+            while len(self._marks) > self._cache_size:
+                self._marks.popitem(last=False)
+
+    def _write_one(self, contribution: Contribution) -> UnitResult[Contribution]:
+        key = contribution.key
+        with self._lock:
+            expected: Any = self._marks.get(key, _UNKNOWN)
+        rest: Contribution | None = contribution.above(None if expected is _UNKNOWN else expected)
+        for _ in range(_MAX_FENCE_ROUNDS):
+            if rest is None:
+                return UnitResult(skipped=contribution.trips)
+            try:
+                self.client.update_item(**self._request(rest, expected))
+            except ClientError as exc:
+                if error_code(exc) != "ConditionalCheckFailedException":
+                    return UnitResult(failed=[(rest, kind_of(exc), 1)], last_error=error_code(exc),
+                                      skipped=contribution.trips - rest.trips)
+                actual = _mark_of(exc.response.get("Item"), self.mark_attr)
+                self._remember(key, actual)
+                expected = actual
+                rest = rest.above(actual)
+                continue
+            except Exception as exc:  # connection errors and the like: classified, retried
+                return UnitResult(failed=[(rest, kind_of(exc), 1)], last_error=error_code(exc),
+                                  skipped=contribution.trips - rest.trips)
+            self._remember(key, rest.last)
+            return UnitResult(succeeded=1, skipped=contribution.trips - rest.trips)
+        raise WriteFailed(f"aggregates {self.table}: the fence on {key} kept moving "
+                          f"({_MAX_FENCE_ROUNDS} rounds): is another process writing shard "
+                          f"{self.shard_id} out of order?")
+
+    def _request(self, c: Contribution, expected: Any) -> dict[str, Any]:
+        names = {"#m": self.mark_attr}
+        values: dict[str, Any] = {
+            ":p": {"N": str(c.passenger)},
+            ":t": {"N": str(c.trips)},
+            ":we": {"S": iso_utc(c.key.window_start_ms + self.window_ms)},
+            ":new": {"S": str(c.last)},
+            ":now": {"S": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")},
+        }
+        if expected is _UNKNOWN or expected is None:
+            condition = "attribute_not_exists(#m)"
+        else:
+            condition = "#m = :old"
+            values[":old"] = {"S": str(expected)}
+        return {
+            "TableName": self.table,
+            "Key": {"vendorId": {"N": str(c.key.vendor_id)},
+                    "windowStart": {"S": iso_utc(c.key.window_start_ms)}},
+            "UpdateExpression": "ADD passenger :p, trips :t SET windowEnd = :we, #m = :new, "
+                                "updatedAt = :now",
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+
+
+def _mark_of(item: dict[str, Any] | None, attr: str) -> Position | None:
+    if not item or attr not in item:
+        return None
+    return Position.parse(item[attr]["S"])

@@ -1,0 +1,89 @@
+"""The attempt loop shared by both writers: run, assess, back off, retry the failed part.
+
+Each attempt runs every pending write (concurrently), then the pure rules decide:
+all succeeded -> done; all or some failed -> wait (full jitter) and retry only the
+failed writes; fatal or budget spent -> :class:`WriteFailed`.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+from consumer_app.counters import ShardCounters
+from consumer_app.dynamo.errors import WriteFailed
+from consumer_app.logs import event
+from consumer_app.rules.retry import ErrorKind, Outcome, RetryPolicy, assess, decide
+
+U = TypeVar("U")
+log = logging.getLogger("consumer_app.writes")
+
+
+@dataclass
+class UnitResult(Generic[U]):
+    """Result of one write unit: how many writes succeeded, and what is left to retry."""
+
+    succeeded: int = 0
+    skipped: int = 0  # records already applied, found under a high-water mark
+    failed: list[tuple[U, ErrorKind, int]] = field(default_factory=list)  # (rest, kind, writes)
+    last_error: str = ""
+
+
+@dataclass
+class AttemptRunner:
+    policy: RetryPolicy
+    counters: ShardCounters
+    pool: ThreadPoolExecutor
+    sleep: Callable[[float], None] = time.sleep
+    jitter: Callable[[], float] = random.random
+    clock: Callable[[], float] = time.monotonic
+
+    def run(self, what: str, units: Sequence[U], write: Callable[[U], UnitResult[U]],
+            success_counter: str) -> None:
+        """Make every unit durable or raise :class:`WriteFailed`.
+
+        ``write`` runs in pool threads; only this thread touches the counters.
+        """
+        start = self.clock()
+        pending = list(units)
+        attempt = 0
+        while pending:
+            attempt += 1
+            if attempt > 1:
+                self.counters.retries += 1
+            results: list[ErrorKind | None] = []
+            retry: list[U] = []
+            last_error = ""
+            outcomes = self.pool.map(write, pending) if len(pending) > 1 else map(write, pending)
+            for res in outcomes:
+                results += [None] * res.succeeded
+                self.counters.skipped_replays += res.skipped
+                setattr(self.counters, success_counter,
+                        getattr(self.counters, success_counter) + res.succeeded)
+                for rest, kind, writes in res.failed:
+                    results += [kind] * writes
+                    retry.append(rest)
+                last_error = res.last_error or last_error
+            self.counters.throttled_writes += sum(r is ErrorKind.THROTTLED for r in results)
+            outcome = assess(results)
+            if outcome is Outcome.ALL_SUCCEEDED:
+                return
+            if outcome is Outcome.ALL_FAILED:
+                self.counters.all_failed += 1
+            elif outcome is Outcome.SOME_FAILED:
+                self.counters.some_failed += 1
+            decision = decide(self.policy, outcome, attempt, self.clock() - start, self.jitter())
+            failed = sum(r is not None for r in results)
+            if not decision.retry:
+                raise WriteFailed(f"{what}: {decision.why} ({failed} of {len(results)} writes "
+                                  f"failed in attempt {attempt}; last error: {last_error})")
+            event(log, logging.WARNING, f"{what}: {outcome.value}, retrying the failed writes",
+                  outcome=outcome.value, failed=failed, writes=len(results), attempt=attempt,
+                  delay_ms=round(decision.delay_s * 1000), error=last_error)
+            self.sleep(decision.delay_s)
+            pending = retry

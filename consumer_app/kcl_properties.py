@@ -1,0 +1,125 @@
+"""MultiLangDaemon properties: parse, merge, validate and render (pure).
+
+The daemon's properties are case-sensitive, silently ignore unknown keys and do no
+``${ENV}`` substitution (DESIGN §4).  So the file it reads is rendered at start from
+``properties/base.properties``, the profile's overrides and the settings, and any key
+not in :data:`KNOWN_KEYS` is an error instead of a silent no-op.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from consumer_app.settings import Settings
+
+
+class PropertiesError(ValueError):
+    pass
+
+
+#: Keys of KCL 3.x MultiLangDaemonConfiguration (its bean setters) plus executableName.
+#: tests/unit/test_kcl_properties.py checks this list against the jar on the classpath.
+KNOWN_KEYS = frozenset(
+    """
+    executableName processingLanguage
+    allowThroughputOvershoot applicationName AwsCredentialsProvider AwsCredentialsProviderCloudWatch
+    AwsCredentialsProviderDynamoDB callProcessRecordsEvenForEmptyRecordList
+    cleanupLeasesUponShardCompletion clientVersionConfig coordinatorStateBillingMode
+    coordinatorStateDeletionProtectionEnabled coordinatorStatePointInTimeRecoveryEnabled
+    coordinatorStateReadCapacity coordinatorStateTableName coordinatorStateTags
+    coordinatorStateWriteCapacity dampeningPercentage disableWorkerMetrics dynamoDBEndpoint
+    enablePriorityLeaseAssignment failoverTimeMillis gracefulLeaseHandoffTimeoutMillis
+    idleTimeBetweenReadsInMillis ignoreUnexpectedChildShards
+    inMemoryWorkerMetricsCaptureFrequencyMillis initialLeaseTableReadCapacity
+    initialLeaseTableWriteCapacity initialPositionInStream initialPositionInStreamExtended
+    isGracefulLeaseHandoffEnabled kinesisEndpoint leaseAssignmentIntervalMillis
+    leaseTableDeletionProtectionEnabled leaseTablePitrEnabled listShardsBackoffTimeInMillis
+    logWarningForTaskAfterMillis maxGetRecordsThreadPool maxLeaseRenewalThreads maxLeasesForWorker
+    maxLeasesToStealAtOneTime maxListShardsRetryAttempts maxRecords maxThroughputPerHostKBps
+    metricsBufferTimeMillis metricsEnabledDimensions metricsLevel metricsMaxQueueSize
+    millisBehindLatestThresholdForReducedTps noOfPersistedMetricsPerWorkerMetrics
+    parentShardPollIntervalMillis reBalanceThresholdPercentage regionName retrievalMode
+    retryGetRecordsInSeconds schedulerInitializationBackoffTimeMillis shardPrioritization
+    shardSyncIntervalMillis shutdownGraceMillis skipShardSyncAtWorkerInitializationIfLeasesExist
+    staleWorkerMetricsEntryCleanupDuration streamArn streamName tableName taskBackoffTimeMillis
+    timeoutInSeconds validateSequenceNumberBeforeCheckpointing varianceBalancingFrequency workerId
+    workerIdentifier workerMetricsBillingMode workerMetricsDeletionProtectionEnabled
+    workerMetricsEMAAlpha workerMetricsPointInTimeRecoveryEnabled workerMetricsReadCapacity
+    workerMetricsReporterFreqInMillis workerMetricsTableName workerMetricsTags
+    workerMetricsWriteCapacity
+    """.split()
+)
+#: Nested client settings (``cloudWatchClient.endpointOverride`` and the like).
+KNOWN_PREFIXES = ("kinesisClient.", "dynamoDBClient.", "cloudWatchClient.")
+#: Keys only the environment may set: a file that sets them is refused.
+FROM_SETTINGS = frozenset(
+    {"executableName", "streamName", "applicationName", "regionName", "initialPositionInStream",
+     "shutdownGraceMillis", "workerId", "kinesisEndpoint", "dynamoDBEndpoint"}
+)
+#: Values the consumer depends on, whatever a file says.
+REQUIRED_VALUES = {"retrievalMode": "POLLING"}
+
+
+def parse(text: str, source: str) -> dict[str, str]:
+    """Parse ``key = value`` lines (``#``/``!`` comments); duplicate keys are an error."""
+    out: dict[str, str] = {}
+    for n, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line[0] in "#!":
+            continue
+        sep = min((i for i in (line.find("="), line.find(":")) if i > 0), default=-1)
+        if sep < 0:
+            raise PropertiesError(f"{source}:{n}: expected 'key = value', got {raw!r}")
+        key, value = line[:sep].strip(), line[sep + 1:].strip()
+        if key in out:
+            raise PropertiesError(f"{source}:{n}: {key} is set twice")
+        out[key] = value
+    return out
+
+
+def check_keys(props: Mapping[str, str], source: str) -> None:
+    unknown = sorted(k for k in props if k not in KNOWN_KEYS and not k.startswith(KNOWN_PREFIXES))
+    if unknown:
+        near = {k: [x for x in KNOWN_KEYS if x.lower() == k.lower()] for k in unknown}
+        hints = ", ".join(f"{k} (did you mean {near[k][0]}?)" if near[k] else k for k in unknown)
+        raise PropertiesError(f"{source}: unknown KCL properties (the daemon would silently "
+                              f"ignore them): {hints}")
+    reserved = sorted(FROM_SETTINGS & set(props))
+    if reserved:
+        raise PropertiesError(f"{source}: {', '.join(reserved)} come from the environment "
+                              "(README 'Configuration'); remove them from the file")
+
+
+def from_settings(settings: Settings, executable: str) -> dict[str, str]:
+    props = {
+        "executableName": executable,
+        "streamName": settings.stream_name,
+        "applicationName": settings.application_name,
+        "regionName": settings.region,
+        "initialPositionInStream": settings.initial_position,
+        "shutdownGraceMillis": str(settings.shutdown_grace_millis),
+        "workerId": settings.worker_id,
+    }
+    if settings.kinesis_endpoint:
+        props["kinesisEndpoint"] = settings.kinesis_endpoint
+    if settings.dynamodb_endpoint:
+        props["dynamoDBEndpoint"] = settings.dynamodb_endpoint
+    return props
+
+
+def merge(layers: list[tuple[str, str]], settings: Settings, executable: str) -> dict[str, str]:
+    """Merge (source name, text) layers in order, then the settings; validate the result."""
+    props: dict[str, str] = {}
+    for source, text in layers:
+        layer = parse(text, source)
+        check_keys(layer, source)
+        props.update(layer)
+    props.update(from_settings(settings, executable))
+    for key, value in REQUIRED_VALUES.items():
+        if props.get(key) != value:
+            raise PropertiesError(f"{key} must be {value} (got {props.get(key)!r})")
+    return props
+
+
+def render(props: Mapping[str, str]) -> str:
+    return "".join(f"{k} = {v}\n" for k, v in props.items())

@@ -1,0 +1,1 @@
+"""The local backend: kinesis-local and a moto server on loopback (DESIGN §5)."""

@@ -1,0 +1,71 @@
+"""``local up|down|status``: a persistent local stack, state in ``.local/stack.json``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from consumer_app.local import emulators, stack
+
+
+def main(args: argparse.Namespace) -> int:
+    if args.action == "up":
+        return up(args)
+    if args.action == "down":
+        return down()
+    return status()
+
+
+def up(args: argparse.Namespace) -> int:
+    if not 1 <= args.shards <= 64:
+        sys.stderr.write("local up: --shards must be between 1 and 64\n")
+        return 2
+    current = stack.load()
+    if current is not None and any(current.running().values()):
+        s = current
+        if (args.kinesis_port, args.dynamodb_port) != (s.kinesis_port, s.dynamodb_port):
+            sys.stderr.write(f"local up: already running on ports {s.kinesis_port}/"
+                             f"{s.dynamodb_port}; `local down` first to change them\n")
+    else:
+        s = stack.Stack(kinesis_port=args.kinesis_port, dynamodb_port=args.dynamodb_port,
+                        shards=args.shards, log_dir=str(stack.STATE_DIR))
+    try:
+        s.start(persist=args.persist)
+    except emulators.EmulatorError as exc:
+        sys.stderr.write(f"local up: {exc}\n")
+        stack.save(s)
+        return 1
+    finally:
+        stack.save(s)
+    sys.stderr.write(f"local up: kinesis-local on {s.kinesis_url} (pid {s.kinesis_pid}), "
+                     f"moto on {s.dynamodb_url} (pid {s.dynamodb_pid}); stream {s.stream} "
+                     f"({s.shards} shards), tables {s.aggregates_table}, {s.rejects_table}\n"
+                     "local up: load the settings with: eval \"$(python -m consumer_app local up)\"\n")
+    sys.stdout.write(stack.export_lines(s.env()))
+    return 0
+
+
+def down() -> int:
+    s = stack.load()
+    if s is None:
+        sys.stderr.write("local down: nothing was started by `local up`\n")
+        return 0
+    s.stop()
+    stack.STATE_FILE.unlink(missing_ok=True)
+    sys.stderr.write("local down: stopped kinesis-local and moto\n")
+    return 0
+
+
+def status() -> int:
+    s = stack.load()
+    if s is None:
+        print("local stack: not started (python -m consumer_app local up)")
+        return 3
+    run = s.running()
+    print(f"kinesis-local: {'running' if run['kinesis-local'] else 'stopped'} "
+          f"{s.kinesis_url} pid {s.kinesis_pid}")
+    print(f"moto (DynamoDB): {'running' if run['moto'] else 'stopped'} "
+          f"{s.dynamodb_url} pid {s.dynamodb_pid}")
+    print(f"stream {s.stream} ({s.shards} shards); tables {s.aggregates_table}, {s.rejects_table}")
+    print(f"logs: {s.log_dir}/")
+    return 0 if all(run.values()) else 3

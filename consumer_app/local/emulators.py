@@ -1,0 +1,153 @@
+"""Start, probe and stop the two emulator servers.
+
+kinesis-local (npm) speaks HTTP/1.1 and h2c with CBOR, which the KCL's Java Kinesis
+client needs; the moto server handles everything KCL 3 asks of DynamoDB.  Both run as
+child processes in their own process group so that stopping them never touches anything
+else, and both bind loopback ports chosen by the caller (or free ones).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+KINESIS_LOCAL_DIR = REPO_ROOT / "node_modules" / "kinesis-local"
+
+
+class EmulatorError(RuntimeError):
+    pass
+
+
+def free_port() -> int:
+    """A TCP port that is free on loopback right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
+        return True
+    return False
+
+
+def _answers(url: str) -> bool:
+    """Any HTTP answer (even an error status) means the server is up."""
+    try:
+        urllib.request.urlopen(url, timeout=1).close()  # noqa: S310 - loopback URL we built
+        return True
+    except urllib.error.HTTPError:
+        return True
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+@dataclass
+class Process:
+    name: str
+    pid: int
+    port: int
+    log: str
+
+
+def start_kinesis(port: int, log_path: Path, persist_dir: Path | None = None) -> Process:
+    """Start kinesis-local on ``port`` (plain HTTP; TLS on a second free port)."""
+    main_js = KINESIS_LOCAL_DIR / "main.js"
+    if not main_js.is_file():
+        raise EmulatorError(f"kinesis-local is not installed ({main_js} missing): run `make setup`")
+    env = dict(os.environ)
+    env.update(
+        KINESIS_MOCK_PLAIN_PORT=str(port),
+        KINESIS_MOCK_TLS_PORT=str(free_port()),
+        CREATE_STREAM_DURATION="0ms",
+        DELETE_STREAM_DURATION="0ms",
+        UPDATE_SHARD_COUNT_DURATION="200ms",
+        SPLIT_SHARD_DURATION="200ms",
+        MERGE_SHARDS_DURATION="200ms",
+        LOG_LEVEL=os.environ.get("KINESIS_MOCK_LOG_LEVEL", "WARN"),
+    )
+    if persist_dir is not None:
+        persist_dir.mkdir(parents=True, exist_ok=True)
+        env.update(SHOULD_PERSIST_DATA="true", PERSIST_PATH=str(persist_dir))
+    return _spawn("kinesis-local", ["node", str(main_js)], port, log_path, env, KINESIS_LOCAL_DIR)
+
+
+def start_moto(port: int, log_path: Path) -> Process:
+    """Start a moto server (DynamoDB emulator) on 127.0.0.1:``port``."""
+    moto_server = Path(sys.executable).with_name("moto_server")
+    cmd = [str(moto_server)] if moto_server.exists() else [sys.executable, "-m", "moto.server"]
+    return _spawn("moto", [*cmd, "-H", "127.0.0.1", "-p", str(port)], port, log_path, None, None)
+
+
+def _spawn(
+    name: str, cmd: list[str], port: int, log_path: Path, env: dict[str, str] | None, cwd: Path | None
+) -> Process:
+    if port_open(port):
+        raise EmulatorError(f"{name}: port {port} is already in use")
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env=env, cwd=cwd, start_new_session=True,
+        )
+    return Process(name, proc.pid, port, str(log_path))
+
+
+def wait_ready(proc: Process, timeout_s: float = 60.0) -> None:
+    """Block until the server answers HTTP, or raise with the tail of its log."""
+    deadline = time.monotonic() + timeout_s
+    url = f"http://127.0.0.1:{proc.port}/"
+    while time.monotonic() < deadline:
+        if not alive(proc.pid):
+            raise EmulatorError(f"{proc.name} exited during start-up; log {proc.log}:\n{_tail(proc.log)}")
+        if _answers(url):
+            return
+        time.sleep(0.2)
+    raise EmulatorError(f"{proc.name} did not answer on port {proc.port} within {timeout_s:.0f}s")
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # a zombie child still "exists": reap it if it is ours
+    with contextlib.suppress(ChildProcessError):
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done == pid:
+            return False
+    return True
+
+
+def stop(pid: int, timeout_s: float = 10.0) -> None:
+    """Stop a server we started (its whole process group): SIGTERM, then SIGKILL.
+
+    kinesis-local may ignore SIGTERM after heavy use (DESIGN §5), hence the firm second step.
+    """
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, sig)
+        deadline = time.monotonic() + (timeout_s if sig == signal.SIGTERM else 5.0)
+        while time.monotonic() < deadline:
+            if not alive(pid):
+                return
+            time.sleep(0.1)
+
+
+def _tail(path: str, lines: int = 20) -> str:
+    try:
+        return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"

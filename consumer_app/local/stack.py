@@ -1,0 +1,125 @@
+"""A local backend: kinesis-local + moto on loopback, the stream and both tables.
+
+Used three ways: ``local up|down|status`` (state in ``.local/``, survives the command),
+``make demo`` and the tests (a private stack on free ports, stopped at the end).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from consumer_app.local import emulators
+from consumer_app.local.resources import ensure_all
+
+REGION = "us-east-1"
+# Dummy credentials: the emulators accept any; real AWS would refuse them.
+ACCESS_KEY = "local"
+SECRET_KEY = "local"  # noqa: S105 - not a secret: emulator-only placeholder
+
+
+@dataclass
+class Stack:
+    kinesis_port: int
+    dynamodb_port: int
+    kinesis_pid: int | None = None
+    dynamodb_pid: int | None = None
+    stream: str = "input_stream"
+    shards: int = 4
+    aggregates_table: str = "kinesisAggs"
+    rejects_table: str = "kinesisAggs-rejects"
+    log_dir: str = ".local"
+
+    @property
+    def kinesis_url(self) -> str:
+        return f"http://127.0.0.1:{self.kinesis_port}"
+
+    @property
+    def dynamodb_url(self) -> str:
+        return f"http://127.0.0.1:{self.dynamodb_port}"
+
+    def env(self) -> dict[str, str]:
+        """Every variable a worker, the producer or boto3 needs to use this stack."""
+        return {
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+            "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+            "AWS_ENDPOINT_URL_KINESIS": self.kinesis_url,
+            "AWS_ENDPOINT_URL_DYNAMODB": self.dynamodb_url,
+            "KCL_PROFILE": "local",
+            "STREAM_NAME": self.stream,
+            "AGGREGATES_TABLE": self.aggregates_table,
+            "REJECTS_TABLE": self.rejects_table,
+        }
+
+    def client(self, service: str) -> Any:
+        url = self.kinesis_url if service == "kinesis" else self.dynamodb_url
+        return boto3.client(service, endpoint_url=url, region_name=REGION,
+                            aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY,
+                            config=Config(retries={"mode": "standard", "max_attempts": 5}))
+
+    def running(self) -> dict[str, bool]:
+        return {
+            "kinesis-local": bool(self.kinesis_pid) and emulators.alive(self.kinesis_pid or 0)
+            and emulators.port_open(self.kinesis_port),
+            "moto": bool(self.dynamodb_pid) and emulators.alive(self.dynamodb_pid or 0)
+            and emulators.port_open(self.dynamodb_port),
+        }
+
+    def start(self, persist: bool = False) -> None:
+        """Start whichever emulator is not running, wait for both, create the resources."""
+        logs = Path(self.log_dir)
+        up = self.running()
+        if not up["kinesis-local"]:
+            proc = emulators.start_kinesis(self.kinesis_port, logs / "kinesis-local.log",
+                                           logs / "kinesis-data" if persist else None)
+            self.kinesis_pid = proc.pid
+            emulators.wait_ready(proc)
+        if not up["moto"]:
+            proc = emulators.start_moto(self.dynamodb_port, logs / "moto.log")
+            self.dynamodb_pid = proc.pid
+            emulators.wait_ready(proc)
+        ensure_all(self.client("kinesis"), self.client("dynamodb"), self.stream, self.shards,
+                   self.aggregates_table, self.rejects_table)
+
+    def stop(self) -> None:
+        for pid in (self.kinesis_pid, self.dynamodb_pid):
+            if pid:
+                emulators.stop(pid)
+        self.kinesis_pid = self.dynamodb_pid = None
+
+
+def private_stack(log_dir: Path, shards: int = 4) -> Stack:
+    """A stack on free ports, for the demo and the tests."""
+    return Stack(kinesis_port=emulators.free_port(), dynamodb_port=emulators.free_port(),
+                 shards=shards, log_dir=str(log_dir))
+
+
+# -- the persistent stack of `local up|down|status` ---------------------------------------
+STATE_DIR = Path(os.environ.get("LOCAL_STATE_DIR", ".local"))
+STATE_FILE = STATE_DIR / "stack.json"
+
+
+def load() -> Stack | None:
+    try:
+        return Stack(**json.loads(STATE_FILE.read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def save(stack: Stack) -> None:
+    STATE_DIR.mkdir(parents=True, exist_ok=True)
+    STATE_FILE.write_text(json.dumps(asdict(stack), indent=2))
+
+
+def export_lines(env: dict[str, str]) -> str:
+    import shlex
+
+    return "".join(f"export {k}={shlex.quote(v)}\n" for k, v in env.items())

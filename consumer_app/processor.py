@@ -1,0 +1,224 @@
+"""The KCL record processor (amazon_kclpy v3): one child process per leased shard.
+
+Per batch: decode and validate every record, aggregate the clean ones per (vendorId,
+windowStart), write the aggregates (fenced, exactly once) and the rejects, and only when
+every write is durable, checkpoint at the batch's last position.  amazon_kclpy swallows
+exceptions from ``process_records`` and moves on (the batch would be lost), so a write
+that cannot be made durable ends this process instead: no checkpoint, non-zero exit, the
+daemon exits, the supervisor restarts it, and the shard resumes from its last checkpoint.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from amazon_kclpy import kcl
+from amazon_kclpy.checkpoint_error import CheckpointError
+from amazon_kclpy.v3 import processor
+
+from consumer_app import logs
+from consumer_app.counters import Reporter, ShardCounters
+from consumer_app.dynamo.aggregates import AggregateWriter
+from consumer_app.dynamo.attempts import AttemptRunner
+from consumer_app.dynamo.clients import dynamodb_client
+from consumer_app.dynamo.errors import WriteFailed
+from consumer_app.dynamo.rejects import Reject, RejectWriter
+from consumer_app.rules.aggregation import CleanRecord, Position, aggregate
+from consumer_app.rules.validation import Unclean, validate
+from consumer_app.settings import Settings, SettingsError, from_env
+
+log = logging.getLogger("consumer_app.processor")
+
+EXIT_SETTINGS = 2
+EXIT_WRITE_FAILED = 3
+EXIT_CHECKPOINT_FAILED = 4
+
+CHECKPOINT_ATTEMPTS = 10
+
+
+class ShardStop(Exception):
+    """This process must end without checkpointing (carries the exit code)."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def split_batch(records: Iterable[Any]) -> tuple[list[CleanRecord], list[Reject], Position | None]:
+    """Validate a batch of amazon_kclpy records: clean records, rejects, last position."""
+    clean: list[CleanRecord] = []
+    rejects: list[Reject] = []
+    last: Position | None = None
+    for rec in records:
+        position = Position(int(rec.sequence_number), int(rec.sub_sequence_number or 0))
+        payload = rec.binary_data
+        arrival = rec.timestamp_millis
+        result = validate(payload)
+        if isinstance(result, Unclean):
+            rejects.append(Reject(position, arrival, rec.partition_key or "", result.reason,
+                                  result.detail, payload))
+        else:
+            clean.append(CleanRecord(position, arrival, result))
+        last = position
+    return clean, rejects, last
+
+
+class TripRecordProcessor(processor.RecordProcessorBase):
+    def __init__(self, settings: Settings, client: Any | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.settings = settings
+        self.client = client
+        self.clock = clock
+        self.counters = ShardCounters()
+        self.reporter = Reporter(settings.stats_interval_seconds, clock())
+        self.shard_id = "?"
+        self.last_durable: Position | None = None  # last position whose writes are durable
+        self.checkpointed: Position | None = None
+        self.lost = False
+        self.pool = ThreadPoolExecutor(max_workers=settings.write_concurrency,
+                                       thread_name_prefix="ddb-write")
+
+    # -- KCL callbacks -----------------------------------------------------------
+    def initialize(self, initialize_input: Any) -> None:
+        self.shard_id = initialize_input.shard_id
+        logs.configure(self.settings.log_level, shard=self.shard_id,
+                       worker=self.settings.worker_id)
+        client = self.client or dynamodb_client(self.settings,
+                                                max_pool=self.settings.write_concurrency + 2)
+        runner = AttemptRunner(self.settings.retry_policy, self.counters, self.pool)
+        self.aggregates = AggregateWriter(client, self.settings.aggregates_table, self.shard_id,
+                                          self.settings.window_seconds, runner)
+        self.rejects = RejectWriter(client, self.settings.rejects_table, self.shard_id, runner,
+                                    self.settings.reject_ttl_days,
+                                    self.settings.reject_payload_max_bytes)
+        logs.event(log, logging.INFO, "shard lease taken", event="initialize",
+                   from_sequence=initialize_input.sequence_number)
+        self._heartbeat()
+
+    def process_records(self, process_records_input: Any) -> None:
+        if not process_records_input.records:  # an idle poll: stay visibly alive
+            self.counters.millis_behind_latest = process_records_input.millis_behind_latest
+            self._heartbeat()
+            self._report(force=False)
+            return
+        try:
+            self._process(process_records_input.records,
+                          process_records_input.millis_behind_latest)
+            if self.last_durable is not None and self.last_durable != self.checkpointed:
+                self._checkpoint(process_records_input.checkpointer, self.last_durable)
+        except ShardStop as stop:
+            self._die(stop)
+        self._heartbeat()
+        self._report(force=False)
+
+    def lease_lost(self, lease_lost_input: Any) -> None:
+        self.lost = True
+        logs.event(log, logging.INFO, "shard lease lost: another worker owns it now",
+                   event="lease_lost", **self._stats())
+
+    def shard_ended(self, shard_ended_input: Any) -> None:
+        # The shard is closed and fully read: checkpoint SHARD_END so children can start.
+        try:
+            self._checkpoint(shard_ended_input.checkpointer, None)
+        except ShardStop as stop:
+            self._die(stop)
+        logs.event(log, logging.INFO, "shard ended and checkpointed", event="shard_ended",
+                   **self._stats())
+
+    def shutdown_requested(self, shutdown_requested_input: Any) -> None:
+        # Batches are processed synchronously, so the in-flight one is already durable.
+        try:
+            if self.last_durable is not None and self.last_durable != self.checkpointed:
+                self._checkpoint(shutdown_requested_input.checkpointer, self.last_durable)
+        except ShardStop as stop:
+            self._die(stop)
+        logs.event(log, logging.INFO, "shutdown requested: checkpointed",
+                   event="shutdown_requested", checkpoint=str(self.checkpointed), **self._stats())
+
+    # -- work ----------------------------------------------------------------------
+    def _process(self, records: list[Any], millis_behind: int | None) -> None:
+        c = self.counters
+        c.batches += 1
+        c.records_in += len(records)
+        c.millis_behind_latest = millis_behind
+        clean, rejects, last = split_batch(records)
+        c.clean += len(clean)
+        for r in rejects:
+            c.rejected[r.reason] += 1
+        contributions = list(aggregate(clean, self.settings.window_seconds).values())
+        try:
+            self.rejects.write(rejects)
+            self.aggregates.write(contributions)
+        except WriteFailed as exc:
+            raise ShardStop(EXIT_WRITE_FAILED, str(exc)) from exc
+        if last is not None:
+            self.last_durable = last
+
+    def _checkpoint(self, checkpointer: Any, position: Position | None) -> None:
+        """Checkpoint at ``position`` (None: SHARD_END); retry throttling, stop otherwise."""
+        seq = None if position is None else str(position.sequence)
+        sub = None if position is None else position.sub_sequence
+        for attempt in range(1, CHECKPOINT_ATTEMPTS + 1):
+            try:
+                checkpointer.checkpoint(seq, sub)
+            except CheckpointError as err:
+                name = str(err.value)
+                if name == "ThrottlingException" and attempt < CHECKPOINT_ATTEMPTS:
+                    time.sleep(min(5.0, 0.1 * 2**attempt))
+                    continue
+                if name == "ShutdownException":
+                    # The lease moved on: the next owner resumes from the last checkpoint and
+                    # the fence makes the replay count once.  Nothing is lost by stopping here.
+                    logs.event(log, logging.INFO, "checkpoint refused: lease is shutting down",
+                               event="checkpoint_shutdown")
+                    return
+                raise ShardStop(EXIT_CHECKPOINT_FAILED,
+                                f"checkpoint at {position} failed: {name}") from None
+            self.checkpointed = position
+            self.counters.checkpoints += 1
+            return
+
+    def _die(self, stop: ShardStop) -> None:
+        logs.event(log, logging.CRITICAL,
+                   f"stopping shard {self.shard_id} without checkpoint: {stop}; the daemon will "
+                   f"exit and, once restarted, resume from checkpoint {self.checkpointed}",
+                   event="fatal", exit_code=stop.code, **self._stats())
+        sys.stderr.flush()
+        os._exit(stop.code)
+
+    def _heartbeat(self) -> None:
+        if self.settings.heartbeat_file:
+            Path(self.settings.heartbeat_file).touch()
+
+    def _stats(self) -> dict[str, Any]:
+        return self.counters.snapshot()
+
+    def _report(self, force: bool) -> None:
+        if force or self.reporter.due(self.clock()):
+            logs.event(log, logging.INFO, "shard counters", event="counters", **self._stats())
+
+
+def main() -> None:
+    # The daemon drives shutdown (shutdown_requested, then end of stdin).  A Ctrl-C or a
+    # SIGTERM sent to the whole process group must not kill a child mid-batch.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        settings = from_env()
+    except SettingsError as exc:
+        sys.stderr.write(f"record processor: {exc}\n")
+        sys.exit(EXIT_SETTINGS)
+    logs.configure(settings.log_level, worker=settings.worker_id)
+    kcl.KCLProcess(TripRecordProcessor(settings)).run()
+
+
+if __name__ == "__main__":
+    main()

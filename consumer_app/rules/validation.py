@@ -1,0 +1,156 @@
+"""Record validation: clean trip or unclean with one reason from a fixed set.
+
+A record is clean when it is a UTF-8 JSON object holding every trip field, none null,
+each of the expected type and range.  Ranges are bounded so that a hostile value can
+never make a DynamoDB write fail (a sum beyond 38 digits would be a permanent error,
+and a permanent error stops the shard).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+TRIP_FIELDS: Final = (
+    "id",
+    "vendorId",
+    "pickupDate",
+    "dropoffDate",
+    "passengerCount",
+    "pickupLongitude",
+    "pickupLatitude",
+    "dropoffLongitude",
+    "dropoffLatitude",
+    "storeAndFwdFlag",
+    "gcDistance",
+    "tripDuration",
+    "googleDistance",
+    "googleDuration",
+)
+
+#: Every reason a record can be unclean, in the order the checks run.
+REASONS: Final = (
+    "not_utf8",  # payload bytes are not valid UTF-8
+    "not_json",  # not parseable JSON (also NaN/Infinity, absurd nesting or digits)
+    "duplicate_key",  # a JSON object repeats a key: which value counts is ambiguous
+    "not_object",  # valid JSON, but not an object
+    "missing_field",  # a trip field is absent
+    "null_field",  # a trip field is null
+    "bad_type",  # a trip field has the wrong JSON type
+    "bad_value",  # right type, value out of range or unparseable date
+)
+
+MAX_VENDOR_ID: Final = 2**31 - 1
+MAX_PASSENGERS: Final = 1000
+STORE_AND_FWD_FLAGS: Final = frozenset({"Y", "N"})
+_DATE_FIELDS: Final = ("pickupDate", "dropoffDate")
+_COORD_FIELDS: Final = ("pickupLongitude", "pickupLatitude", "dropoffLongitude", "dropoffLatitude")
+_MEASURE_FIELDS: Final = ("gcDistance", "tripDuration", "googleDistance", "googleDuration")
+
+
+@dataclass(frozen=True, slots=True)
+class Trip:
+    """The part of a clean record that the aggregates need."""
+
+    vendor_id: int
+    passenger_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Unclean:
+    """Why a record is unclean; ``reason`` is one of :data:`REASONS`."""
+
+    reason: str
+    detail: str
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"non-standard JSON constant {name}")
+
+
+def _pairs_to_dict(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        dupes = sorted({k for k, _ in pairs if k in seen or seen.add(k)})
+        raise _DuplicateKey(", ".join(dupes))
+    return obj
+
+
+_decoder = json.JSONDecoder(object_pairs_hook=_pairs_to_dict, parse_constant=_reject_constant)
+
+
+def _is_int(value: Any) -> bool:
+    return type(value) is int  # a JSON true/false is a bool, and bool is not an integer here
+
+
+def _is_number(value: Any) -> bool:
+    return type(value) is int or type(value) is float
+
+
+def validate(payload: bytes) -> Trip | Unclean:
+    """Classify one record payload as a :class:`Trip` or :class:`Unclean`."""
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return Unclean("not_utf8", f"invalid UTF-8 at byte {exc.start}")
+    try:
+        doc = _decoder.decode(text)
+    except _DuplicateKey as exc:
+        return Unclean("duplicate_key", f"repeated key(s): {exc}")
+    except (ValueError, RecursionError) as exc:
+        return Unclean("not_json", str(exc)[:200] or type(exc).__name__)
+    if not isinstance(doc, dict):
+        return Unclean("not_object", f"top-level JSON {type(doc).__name__}")
+    missing = [f for f in TRIP_FIELDS if f not in doc]
+    if missing:
+        return Unclean("missing_field", ", ".join(missing))
+    nulls = [f for f in TRIP_FIELDS if doc[f] is None]
+    if nulls:
+        return Unclean("null_field", ", ".join(nulls))
+    return _check_fields(doc)
+
+
+def _check_fields(doc: dict[str, Any]) -> Trip | Unclean:
+    vendor, passengers = doc["vendorId"], doc["passengerCount"]
+    if not _is_int(vendor):
+        return Unclean("bad_type", "vendorId is not an integer")
+    if not _is_int(passengers):
+        return Unclean("bad_type", "passengerCount is not an integer")
+    if type(doc["id"]) is not str:
+        return Unclean("bad_type", "id is not a string")
+    for f in _DATE_FIELDS:
+        if type(doc[f]) is not str:
+            return Unclean("bad_type", f"{f} is not a string")
+    for f in _COORD_FIELDS:
+        if type(doc[f]) is not str and not _is_number(doc[f]):
+            return Unclean("bad_type", f"{f} is neither a string nor a number")
+    for f in _MEASURE_FIELDS:
+        if not _is_number(doc[f]):
+            return Unclean("bad_type", f"{f} is not a number")
+    flag = doc["storeAndFwdFlag"]
+    if not (_is_int(flag) and flag in (0, 1)) and not (
+        type(flag) is str and flag in STORE_AND_FWD_FLAGS
+    ):
+        return Unclean("bad_value" if _is_int(flag) or type(flag) is str else "bad_type",
+                       "storeAndFwdFlag is not 0, 1, 'Y' or 'N'")
+    if not 0 <= vendor <= MAX_VENDOR_ID:
+        return Unclean("bad_value", f"vendorId out of range 0..{MAX_VENDOR_ID}")
+    if not 0 <= passengers <= MAX_PASSENGERS:
+        return Unclean("bad_value", f"passengerCount out of range 0..{MAX_PASSENGERS}")
+    for f in _MEASURE_FIELDS:
+        if not math.isfinite(doc[f]):
+            return Unclean("bad_value", f"{f} is not finite")
+    for f in _DATE_FIELDS:
+        try:
+            datetime.fromisoformat(doc[f])
+        except ValueError:
+            return Unclean("bad_value", f"{f} is not an ISO-8601 date")
+    return Trip(vendor_id=vendor, passenger_count=passengers)

@@ -1,0 +1,30 @@
+"""Tumbling windows aligned to the epoch, assigned by arrival time.
+
+Like Lambda tumbling windows, a record belongs to the window of its Kinesis
+``approximateArrivalTimestamp``, which never changes on replay: a replayed record
+always lands in the same window.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+MAX_WINDOW_SECONDS = 86_400
+
+
+def window_start_ms(arrival_ms: int, window_seconds: int) -> int:
+    """Start (epoch ms) of the window holding ``arrival_ms``."""
+    if not 1 <= window_seconds <= MAX_WINDOW_SECONDS:
+        raise ValueError(f"window_seconds must be 1..{MAX_WINDOW_SECONDS}, got {window_seconds}")
+    width = window_seconds * 1000
+    return arrival_ms - arrival_ms % width
+
+
+def iso_utc(epoch_ms: int) -> str:
+    """``2026-11-27T08:00:30Z`` (seconds precision: window bounds are whole seconds)."""
+    return datetime.fromtimestamp(epoch_ms // 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_iso_utc(text: str) -> int:
+    """Inverse of :func:`iso_utc`, in epoch ms."""
+    return int(datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()) * 1000

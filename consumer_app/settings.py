@@ -1,0 +1,196 @@
+"""Worker settings from environment variables, validated once at start.
+
+Every setting has a documented default (README "Configuration"); a wrong value stops
+the worker at start with a message that names the variable, the value and what is
+allowed, instead of failing later inside the JVM or a child process.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+from consumer_app.rules.retry import RetryPolicy
+from consumer_app.rules.windows import MAX_WINDOW_SECONDS
+
+
+class SettingsError(ValueError):
+    """One or more settings are wrong; the message lists each problem."""
+
+
+_NAME = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
+_STREAM = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+_APP = re.compile(r"^[A-Za-z0-9_.-]{1,200}$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+_URL = re.compile(r"^https?://[^\s/]+(/.*)?$")
+PROFILES = ("aws", "local")
+INITIAL_POSITIONS = ("TRIM_HORIZON", "LATEST")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The worker's configuration; field docs double as the README's configuration table."""
+
+    stream_name: str = "input_stream"
+    aggregates_table: str = "kinesisAggs"
+    rejects_table: str = "kinesisAggs-rejects"
+    application_name: str = "kinesis-aggs-consumer"
+    region: str = ""
+    kinesis_endpoint: str | None = None
+    dynamodb_endpoint: str | None = None
+    profile: str = "aws"
+    window_seconds: int = 30
+    initial_position: str = "TRIM_HORIZON"
+    retry_max_attempts: int = 12
+    retry_max_seconds: float = 120.0
+    retry_base_millis: int = 50
+    retry_max_delay_millis: int = 5000
+    write_concurrency: int = 4
+    shutdown_grace_millis: int = 25_000
+    worker_id: str = ""
+    log_level: str = "INFO"
+    stats_interval_seconds: float = 30.0
+    reject_ttl_days: int = 14
+    reject_payload_max_bytes: int = 2048
+    heartbeat_file: str | None = None
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(
+            max_attempts=self.retry_max_attempts,
+            max_elapsed_s=self.retry_max_seconds,
+            base_delay_s=self.retry_base_millis / 1000,
+            max_delay_s=self.retry_max_delay_millis / 1000,
+        )
+
+
+#: environment variable -> Settings field
+ENV_VARS: dict[str, str] = {
+    "STREAM_NAME": "stream_name",
+    "AGGREGATES_TABLE": "aggregates_table",
+    "REJECTS_TABLE": "rejects_table",
+    "APPLICATION_NAME": "application_name",
+    "KCL_PROFILE": "profile",
+    "WINDOW_SECONDS": "window_seconds",
+    "INITIAL_POSITION": "initial_position",
+    "RETRY_MAX_ATTEMPTS": "retry_max_attempts",
+    "RETRY_MAX_SECONDS": "retry_max_seconds",
+    "RETRY_BASE_MILLIS": "retry_base_millis",
+    "RETRY_MAX_DELAY_MILLIS": "retry_max_delay_millis",
+    "WRITE_CONCURRENCY": "write_concurrency",
+    "SHUTDOWN_GRACE_MILLIS": "shutdown_grace_millis",
+    "WORKER_ID": "worker_id",
+    "LOG_LEVEL": "log_level",
+    "STATS_INTERVAL_SECONDS": "stats_interval_seconds",
+    "REJECT_TTL_DAYS": "reject_ttl_days",
+    "REJECT_PAYLOAD_MAX_BYTES": "reject_payload_max_bytes",
+    "HEARTBEAT_FILE": "heartbeat_file",
+}
+
+_INT_RANGES: dict[str, tuple[int, int]] = {
+    "window_seconds": (1, MAX_WINDOW_SECONDS),
+    "retry_max_attempts": (1, 1000),
+    "retry_base_millis": (1, 60_000),
+    "retry_max_delay_millis": (1, 600_000),
+    "write_concurrency": (1, 64),
+    "shutdown_grace_millis": (1000, 600_000),
+    "reject_ttl_days": (1, 3650),
+    "reject_payload_max_bytes": (64, 300_000),
+}
+_FLOAT_RANGES: dict[str, tuple[float, float]] = {
+    "retry_max_seconds": (1.0, 86_400.0),
+    "stats_interval_seconds": (0.5, 3600.0),
+}
+
+
+def from_env(env: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate the settings; raise :class:`SettingsError` listing every problem."""
+    env = os.environ if env is None else env
+    problems: list[str] = []
+    values: dict[str, Any] = {}
+    types = {f.name: f.type for f in fields(Settings)}
+    for var, name in ENV_VARS.items():
+        raw = env.get(var)
+        if raw is None or raw.strip() == "":
+            continue
+        raw = raw.strip()
+        if name in _INT_RANGES:
+            lo, hi = _INT_RANGES[name]
+            try:
+                val: Any = int(raw)
+            except ValueError:
+                problems.append(f"{var}={raw!r}: not an integer")
+                continue
+            if not lo <= val <= hi:
+                problems.append(f"{var}={raw!r}: must be between {lo} and {hi}")
+                continue
+        elif name in _FLOAT_RANGES:
+            lo_f, hi_f = _FLOAT_RANGES[name]
+            try:
+                val = float(raw)
+            except ValueError:
+                problems.append(f"{var}={raw!r}: not a number")
+                continue
+            if not lo_f <= val <= hi_f:
+                problems.append(f"{var}={raw!r}: must be between {lo_f:g} and {hi_f:g}")
+                continue
+        else:
+            assert "str" in str(types[name])
+            val = raw
+        values[name] = val
+
+    region = (env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "").strip()
+    if not region:
+        problems.append("AWS_REGION is not set (the Java SDK in the KCL reads AWS_REGION)")
+    elif not _REGION.match(region):
+        problems.append(f"AWS_REGION={region!r}: not a region name such as eu-west-1")
+    values["region"] = region
+
+    general = (env.get("AWS_ENDPOINT_URL") or "").strip() or None
+    for var, name in (("AWS_ENDPOINT_URL_KINESIS", "kinesis_endpoint"),
+                      ("AWS_ENDPOINT_URL_DYNAMODB", "dynamodb_endpoint")):
+        url = (env.get(var) or "").strip() or general
+        if url is not None and not _URL.match(url):
+            source = var if env.get(var) else "AWS_ENDPOINT_URL"
+            problems.append(f"{source}={url!r}: not an http(s) URL")
+        values[name] = url
+
+    s = Settings(**values)
+    problems += _check(s)
+    if problems:
+        raise SettingsError("invalid settings:\n  - " + "\n  - ".join(problems))
+    if not s.worker_id:
+        s = Settings(**{**values, "worker_id": f"{socket.gethostname()}-{os.getpid()}"})
+    return s
+
+
+def _check(s: Settings) -> list[str]:
+    problems = []
+    if not _STREAM.match(s.stream_name):
+        problems.append(f"STREAM_NAME={s.stream_name!r}: 1-128 characters of A-Z a-z 0-9 _ . -")
+    for var, val in (("AGGREGATES_TABLE", s.aggregates_table), ("REJECTS_TABLE", s.rejects_table)):
+        if not _NAME.match(val):
+            problems.append(f"{var}={val!r}: a DynamoDB table name (3-255 of A-Z a-z 0-9 _ . -)")
+    if s.aggregates_table == s.rejects_table:
+        problems.append("AGGREGATES_TABLE and REJECTS_TABLE must differ")
+    if not _APP.match(s.application_name):
+        problems.append(f"APPLICATION_NAME={s.application_name!r}: 1-200 of A-Z a-z 0-9 _ . - "
+                        "(it names the lease table)")
+    if s.application_name in (s.aggregates_table, s.rejects_table):
+        problems.append("APPLICATION_NAME names the lease table: it must differ from the data tables")
+    if s.profile not in PROFILES:
+        problems.append(f"KCL_PROFILE={s.profile!r}: one of {', '.join(PROFILES)}")
+    if s.initial_position not in INITIAL_POSITIONS:
+        problems.append(f"INITIAL_POSITION={s.initial_position!r}: one of {', '.join(INITIAL_POSITIONS)}")
+    if s.log_level.upper() not in LOG_LEVELS:
+        problems.append(f"LOG_LEVEL={s.log_level!r}: one of {', '.join(LOG_LEVELS)}")
+    if s.retry_max_delay_millis < s.retry_base_millis:
+        problems.append("RETRY_MAX_DELAY_MILLIS must be >= RETRY_BASE_MILLIS")
+    if s.worker_id and not re.match(r"^[A-Za-z0-9_.:@-]{1,200}$", s.worker_id):
+        problems.append(f"WORKER_ID={s.worker_id!r}: 1-200 of A-Z a-z 0-9 _ . : @ -")
+    return problems

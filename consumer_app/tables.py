@@ -1,0 +1,52 @@
+"""Names and key schemas of the DynamoDB tables the consumer writes (DESIGN §1).
+
+One place for the contract: the writers build items with these attribute names, the
+start-up check compares live tables with these schemas, and ``local up`` creates them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """Key schema of a table: (attribute name, DynamoDB scalar type) for each key."""
+
+    partition_key: tuple[str, str]
+    sort_key: tuple[str, str]
+    ttl_attribute: str | None = None
+
+    def key_schema(self) -> dict[str, str]:
+        """``{"vendorId": "HASH N", ...}``: a readable form used in messages and comparisons."""
+        return {
+            self.partition_key[0]: f"HASH {self.partition_key[1]}",
+            self.sort_key[0]: f"RANGE {self.sort_key[1]}",
+        }
+
+    def create_table_kwargs(self, name: str) -> dict[str, Any]:
+        keys = (self.partition_key, self.sort_key)
+        return {
+            "TableName": name,
+            "BillingMode": "PAY_PER_REQUEST",
+            "AttributeDefinitions": [{"AttributeName": n, "AttributeType": t} for n, t in keys],
+            "KeySchema": [
+                {"AttributeName": self.partition_key[0], "KeyType": "HASH"},
+                {"AttributeName": self.sort_key[0], "KeyType": "RANGE"},
+            ],
+        }
+
+
+#: kinesisAggs: one item per vendor and tumbling window.
+AGGREGATES = TableSpec(partition_key=("vendorId", "N"), sort_key=("windowStart", "S"))
+#: Rejects (dead letters): one item per unclean record, keyed by its place in the stream.
+REJECTS = TableSpec(partition_key=("shardId", "S"), sort_key=("sequence", "S"), ttl_attribute="expiresAt")
+
+#: Prefix of the per-shard high-water-mark attributes on aggregate items (DESIGN §2).
+MARK_PREFIX = "mark_"
+
+
+def mark_attribute(shard_id: str) -> str:
+    """``mark_shardId-000000000001``: last position of that shard applied to the item."""
+    return f"{MARK_PREFIX}{shard_id}"
