@@ -20,34 +20,39 @@ class PropertiesError(ValueError):
 #: Keys of KCL 3.x MultiLangDaemonConfiguration (its bean setters) plus executableName.
 #: tests/unit/test_kcl_properties.py checks this list against the jar on the classpath.
 KNOWN_KEYS = frozenset(
-    """
-    executableName processingLanguage
-    allowThroughputOvershoot applicationName AwsCredentialsProvider AwsCredentialsProviderCloudWatch
-    AwsCredentialsProviderDynamoDB callProcessRecordsEvenForEmptyRecordList
-    cleanupLeasesUponShardCompletion clientVersionConfig coordinatorStateBillingMode
-    coordinatorStateDeletionProtectionEnabled coordinatorStatePointInTimeRecoveryEnabled
-    coordinatorStateReadCapacity coordinatorStateTableName coordinatorStateTags
-    coordinatorStateWriteCapacity dampeningPercentage disableWorkerMetrics dynamoDBEndpoint
-    enablePriorityLeaseAssignment failoverTimeMillis gracefulLeaseHandoffTimeoutMillis
-    idleTimeBetweenReadsInMillis ignoreUnexpectedChildShards
-    inMemoryWorkerMetricsCaptureFrequencyMillis initialLeaseTableReadCapacity
-    initialLeaseTableWriteCapacity initialPositionInStream initialPositionInStreamExtended
-    isGracefulLeaseHandoffEnabled kinesisEndpoint leaseAssignmentIntervalMillis
-    leaseTableDeletionProtectionEnabled leaseTablePitrEnabled listShardsBackoffTimeInMillis
-    logWarningForTaskAfterMillis maxGetRecordsThreadPool maxLeaseRenewalThreads maxLeasesForWorker
-    maxLeasesToStealAtOneTime maxListShardsRetryAttempts maxRecords maxThroughputPerHostKBps
-    metricsBufferTimeMillis metricsEnabledDimensions metricsLevel metricsMaxQueueSize
-    millisBehindLatestThresholdForReducedTps noOfPersistedMetricsPerWorkerMetrics
-    parentShardPollIntervalMillis reBalanceThresholdPercentage regionName retrievalMode
-    retryGetRecordsInSeconds schedulerInitializationBackoffTimeMillis shardPrioritization
-    shardSyncIntervalMillis shutdownGraceMillis skipShardSyncAtWorkerInitializationIfLeasesExist
-    staleWorkerMetricsEntryCleanupDuration streamArn streamName tableName taskBackoffTimeMillis
-    timeoutInSeconds validateSequenceNumberBeforeCheckpointing varianceBalancingFrequency workerId
-    workerIdentifier workerMetricsBillingMode workerMetricsDeletionProtectionEnabled
-    workerMetricsEMAAlpha workerMetricsPointInTimeRecoveryEnabled workerMetricsReadCapacity
-    workerMetricsReporterFreqInMillis workerMetricsTableName workerMetricsTags
-    workerMetricsWriteCapacity
-    """.split()
+    (
+        "executableName", "processingLanguage", "allowThroughputOvershoot", "applicationName",
+        "AwsCredentialsProvider", "AwsCredentialsProviderCloudWatch",
+        "AwsCredentialsProviderDynamoDB", "callProcessRecordsEvenForEmptyRecordList",
+        "cleanupLeasesUponShardCompletion", "clientVersionConfig", "coordinatorStateBillingMode",
+        "coordinatorStateDeletionProtectionEnabled", "coordinatorStatePointInTimeRecoveryEnabled",
+        "coordinatorStateReadCapacity", "coordinatorStateTableName", "coordinatorStateTags",
+        "coordinatorStateWriteCapacity", "dampeningPercentage", "disableWorkerMetrics",
+        "dynamoDBEndpoint", "enablePriorityLeaseAssignment", "failoverTimeMillis",
+        "gracefulLeaseHandoffTimeoutMillis", "idleTimeBetweenReadsInMillis",
+        "ignoreUnexpectedChildShards", "inMemoryWorkerMetricsCaptureFrequencyMillis",
+        "initialLeaseTableReadCapacity", "initialLeaseTableWriteCapacity",
+        "initialPositionInStream", "initialPositionInStreamExtended",
+        "isGracefulLeaseHandoffEnabled", "kinesisEndpoint", "leaseAssignmentIntervalMillis",
+        "leaseTableDeletionProtectionEnabled", "leaseTablePitrEnabled",
+        "listShardsBackoffTimeInMillis", "logWarningForTaskAfterMillis", "maxGetRecordsThreadPool",
+        "maxLeaseRenewalThreads", "maxLeasesForWorker", "maxLeasesToStealAtOneTime",
+        "maxListShardsRetryAttempts", "maxRecords", "maxThroughputPerHostKBps",
+        "metricsBufferTimeMillis", "metricsEnabledDimensions", "metricsLevel",
+        "metricsMaxQueueSize", "millisBehindLatestThresholdForReducedTps",
+        "noOfPersistedMetricsPerWorkerMetrics", "parentShardPollIntervalMillis",
+        "reBalanceThresholdPercentage", "regionName", "retrievalMode", "retryGetRecordsInSeconds",
+        "schedulerInitializationBackoffTimeMillis", "shardPrioritization",
+        "shardSyncIntervalMillis", "shutdownGraceMillis",
+        "skipShardSyncAtWorkerInitializationIfLeasesExist",
+        "staleWorkerMetricsEntryCleanupDuration", "streamArn", "streamName", "tableName",
+        "taskBackoffTimeMillis", "timeoutInSeconds", "validateSequenceNumberBeforeCheckpointing",
+        "varianceBalancingFrequency", "workerId", "workerIdentifier", "workerMetricsBillingMode",
+        "workerMetricsDeletionProtectionEnabled", "workerMetricsEMAAlpha",
+        "workerMetricsPointInTimeRecoveryEnabled", "workerMetricsReadCapacity",
+        "workerMetricsReporterFreqInMillis", "workerMetricsTableName", "workerMetricsTags",
+        "workerMetricsWriteCapacity",
+    )
 )
 #: Nested client settings (``cloudWatchClient.endpointOverride`` and the like).
 KNOWN_PREFIXES = ("kinesisClient.", "dynamoDBClient.", "cloudWatchClient.")

@@ -11,7 +11,7 @@ import time
 import boto3
 from botocore.config import Config
 
-from producer.sender import MAX_BATCH, SendFailed, Sender
+from producer.sender import MAX_BATCH, Sender, SendFailed
 from producer.summary import Summary
 from producer.trips import Generator
 

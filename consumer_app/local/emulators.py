@@ -44,7 +44,7 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
 def _answers(url: str) -> bool:
     """Any HTTP answer (even an error status) means the server is up."""
     try:
-        urllib.request.urlopen(url, timeout=1).close()  # noqa: S310 - loopback URL we built
+        urllib.request.urlopen(url, timeout=1).close()
         return True
     except urllib.error.HTTPError:
         return True
@@ -83,10 +83,9 @@ def start_kinesis(port: int, log_path: Path, persist_dir: Path | None = None) ->
 
 
 def start_moto(port: int, log_path: Path) -> Process:
-    """Start a moto server (DynamoDB emulator) on 127.0.0.1:``port``."""
-    moto_server = Path(sys.executable).with_name("moto_server")
-    cmd = [str(moto_server)] if moto_server.exists() else [sys.executable, "-m", "moto.server"]
-    return _spawn("moto", [*cmd, "-H", "127.0.0.1", "-p", str(port)], port, log_path, None, None)
+    """Start the moto DynamoDB server on 127.0.0.1:``port``, serialized (see dynamodb_server)."""
+    cmd = [sys.executable, "-m", "consumer_app.local.dynamodb_server", "-p", str(port)]
+    return _spawn("moto", cmd, port, log_path, None, REPO_ROOT)
 
 
 def _spawn(

@@ -21,7 +21,7 @@ from consumer_app.local.resources import ensure_all
 REGION = "us-east-1"
 # Dummy credentials: the emulators accept any; real AWS would refuse them.
 ACCESS_KEY = "local"
-SECRET_KEY = "local"  # noqa: S105 - not a secret: emulator-only placeholder
+SECRET_KEY = "local"
 
 
 @dataclass

@@ -79,7 +79,7 @@ def _pairs_to_dict(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     obj = dict(pairs)
     if len(obj) != len(pairs):
         seen: set[str] = set()
-        dupes = sorted({k for k, _ in pairs if k in seen or seen.add(k)})
+        dupes = sorted({k for k, _ in pairs if k in seen or seen.add(k)})  # noqa: RUF100
         raise _DuplicateKey(", ".join(dupes))
     return obj
 

@@ -1,0 +1,33 @@
+# The two commands a newcomer needs:  make demo  and  make test  (README).
+PY := .venv/bin/python
+SETUP_STAMP := .venv/.setup-done
+
+.PHONY: setup demo test test-fast lint bench clean
+
+setup: $(SETUP_STAMP)
+
+$(SETUP_STAMP): .ci/setup.sh pyproject.toml pom.xml package.json package-lock.json
+	bash .ci/setup.sh
+	touch $@
+
+## demo: local emulators, two KCL workers, the producer, a live table, a reconciliation
+DEMO_ARGS ?=
+demo: setup
+	$(PY) -m consumer_app demo $(DEMO_ARGS)
+
+## test: lint, unit, integration (emulators) and end-to-end (real MultiLangDaemon) tests
+test: setup lint
+	$(PY) -m pytest -q -ra
+
+test-fast: setup
+	$(PY) -m pytest -q -ra -m "not integration and not e2e"
+
+lint: setup
+	$(PY) -m ruff check consumer_app producer tests
+
+## bench: figures (records/s, drain rates, writes per record), printed, not asserted
+bench: setup
+	$(PY) -m tests.bench.run
+
+clean:
+	rm -rf .venv build node_modules .local .pytest_cache .ruff_cache .hypothesis
