@@ -29,3 +29,33 @@ def leases(dynamodb: Any, application: str) -> dict[str, dict[str, str]]:
             "checkpoint": it.get("checkpoint", {}).get("S", "-"),
         }
     return out
+
+
+def _reached(checkpoint: str, last_sequence: str) -> bool:
+    if checkpoint == "SHARD_END":
+        return True
+    return checkpoint.isdigit() and int(checkpoint) >= int(last_sequence)
+
+
+def behind(dynamodb: Any, application: str, summary: dict[str, Any]) -> dict[str, str]:
+    """Shards whose checkpoint has not reached the producer's last record: shard -> checkpoint."""
+    current = leases(dynamodb, application)
+    out = {}
+    for shard, info in summary.get("shards", {}).items():
+        cp = current.get(shard, {}).get("checkpoint", "none")
+        if not _reached(cp, info["lastSequence"]):
+            out[shard] = cp
+    return out
+
+
+def wait_drained(dynamodb: Any, application: str, summary: dict[str, Any], timeout_s: float,
+                 poll_s: float = 1.0) -> dict[str, str]:
+    """Wait until every shard is checkpointed at its last produced record; returns what is behind."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        left = behind(dynamodb, application, summary)
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(poll_s)
