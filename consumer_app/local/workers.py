@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 
-
 @dataclass
 class Worker:
     name: str

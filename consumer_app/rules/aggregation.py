@@ -5,6 +5,11 @@ item carries, per shard, a high-water mark: the position of the last record of t
 shard applied to it.  Because one shard's records reach an item in sequence order,
 applying only the records above the mark counts every record exactly once, whoever
 writes and however often (crash replays, lease moves, two workers on one shard).
+
+The one precondition: a writer starts at the shard's checkpoint, and every record at or
+below a checkpoint has been applied.  KCL gives that: a new lease owner starts at the
+last checkpoint, and the processor checkpoints only after a batch is durable, so two
+writers of one shard always start from the same point (tests/integration/test_writers.py).
 """
 
 from __future__ import annotations

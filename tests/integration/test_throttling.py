@@ -1,0 +1,137 @@
+"""Throttling through a fault-injecting proxy in front of moto, via real botocore.
+
+Covers DESIGN §3: all writes throttled -> back off and retry all; some throttled -> retry
+only those; budget spent -> WriteFailed, and a later run completes without double counts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from consumer_app.dynamo.errors import WriteFailed
+from consumer_app.local.fault_proxy import PASS, Action
+from consumer_app.local.inspect import scan_all
+from consumer_app.rules.aggregation import aggregate
+from consumer_app.rules.retry import RetryPolicy
+from tests.integration.conftest import FAST_POLICY, Writers, client_for
+from tests.integration.test_writers import expected_totals, make_rejects, shard_records, table_totals
+
+pytestmark = pytest.mark.integration
+
+
+def contributions(recs: list[Any]) -> list[Any]:
+    return list(aggregate(recs, 30).values())
+
+
+def test_all_throttled_then_recovered(proxy: Any, ddb: Any, tables: tuple[str, str]) -> None:
+    recs = shard_records(200, seed=21)
+    batch = contributions(recs)
+    assert len(batch) >= 3
+    # the first two attempts: every UpdateItem throttled; then all pass
+    n_items = len(batch)
+    proxy.set_rule(lambda op, body, n: Action("throttle")
+                   if op == "UpdateItem" and n <= 2 * n_items else PASS)
+    w = Writers(client_for(proxy.url), tables, "shardId-000000000000", FAST_POLICY)
+    w.aggregates.write(batch)
+    assert table_totals(ddb, tables[0]) == expected_totals(recs)
+    assert w.counters.all_failed == 2 and w.counters.some_failed == 0
+    assert w.counters.throttled_writes == 2 * n_items
+    assert w.counters.retries == 2 and len(w.sleeps) == 2
+    assert proxy.stats.calls["UpdateItem"] == 3 * n_items  # every write retried, each applied once
+
+
+def test_some_throttled_retries_only_those(proxy: Any, ddb: Any, tables: tuple[str, str]) -> None:
+    recs = shard_records(300, seed=22, spacing_ms=150)  # two windows, three vendors
+    batch = contributions(recs)
+    n_items = len(batch)
+    assert n_items >= 4
+    # every other UpdateItem is throttled, whatever it is
+    proxy.set_rule(lambda op, body, n: Action("throttle", code="ThrottlingException")
+                   if op == "UpdateItem" and n % 2 == 0 else PASS)
+    w = Writers(client_for(proxy.url), tables, "shardId-000000000001", FAST_POLICY)
+    w.aggregates.write(batch)
+    assert table_totals(ddb, tables[0]) == expected_totals(recs)
+    assert w.counters.some_failed >= 1  # the first attempt: half of the writes refused
+    # only failed writes were sent again: calls = items + throttled ones
+    assert proxy.stats.calls["UpdateItem"] == n_items + w.counters.throttled_writes
+
+
+def test_budget_spent_raises_and_nothing_is_lost_or_doubled(proxy: Any, ddb: Any,
+                                                            tables: tuple[str, str]) -> None:
+    recs = shard_records(300, seed=23)
+    first, second = recs[:150], recs[150:]
+    url = proxy.url
+    w = Writers(client_for(url), tables, "shardId-000000000002", FAST_POLICY)
+    w.aggregates.write(contributions(first))
+    # now DynamoDB refuses every other write, forever: some writes land, the rest never do
+    proxy.set_rule(lambda op, body, n: Action("throttle") if op == "UpdateItem" and n % 2 == 1 else PASS)
+    small = RetryPolicy(max_attempts=3, max_elapsed_s=10, base_delay_s=0.001, max_delay_s=0.002)
+    w2 = Writers(client_for(url), tables, "shardId-000000000002", small)
+    with pytest.raises(WriteFailed, match="retry budget spent"):
+        for i in range(0, len(second), 50):
+            w2.aggregates.write(contributions(second[i:i + 50]))
+    # the child would exit without checkpoint; after the restart the batch comes again
+    proxy.set_rule(None)
+    w3 = Writers(client_for(url), tables, "shardId-000000000002", FAST_POLICY)
+    for i in range(0, len(second), 50):
+        w3.aggregates.write(contributions(second[i:i + 50]))
+    assert table_totals(ddb, tables[0]) == expected_totals(recs)
+
+
+def test_answer_lost_after_write_applied(proxy: Any, ddb: Any, tables: tuple[str, str]) -> None:
+    """The write happened but the connection died: the retry is refused by the fence."""
+    recs = shard_records(120, seed=24)
+    batch = contributions(recs)
+    proxy.set_rule(lambda op, body, n: Action("drop_after_apply") if op == "UpdateItem" and n == 1 else PASS)
+    w = Writers(client_for(proxy.url), tables, "shardId-000000000003", FAST_POLICY)
+    w.aggregates.write(batch)
+    assert proxy.stats.injected["drop_after_apply"] == 1
+    assert table_totals(ddb, tables[0]) == expected_totals(recs)
+    assert w.counters.skipped_replays > 0  # the retried contribution was found already applied
+
+
+def test_outage_then_recovery(proxy: Any, ddb: Any, tables: tuple[str, str]) -> None:
+    recs = shard_records(100, seed=25)
+    proxy.set_rule(lambda op, body, n: Action("outage") if n <= 3 else PASS)
+    w = Writers(client_for(proxy.url), tables, "shardId-000000000004", FAST_POLICY)
+    w.aggregates.write(contributions(recs))
+    assert table_totals(ddb, tables[0]) == expected_totals(recs)
+    assert w.counters.retries >= 1
+
+
+def test_fatal_error_is_not_retried(proxy: Any, tables: tuple[str, str]) -> None:
+    w = Writers(client_for(proxy.url), ("no-such-table", tables[1]), "shardId-000000000005", FAST_POLICY)
+    with pytest.raises(WriteFailed, match=r"fatal.*ResourceNotFoundException"):
+        w.aggregates.write(contributions(shard_records(20, seed=26)))
+    assert w.counters.retries == 0
+
+
+def test_rejects_unprocessed_items_retried_alone(proxy: Any, ddb: Any, tables: tuple[str, str]) -> None:
+    rejects = make_rejects(60)
+    # first call of each chunk: only even entries processed; later calls: everything
+    seen: dict[str, int] = {}
+
+    def rule(op: str, body: dict[str, Any], n: int) -> Action:
+        if op != "BatchWriteItem":
+            return PASS
+        first_key = next(iter(body["RequestItems"].values()))[0]["PutRequest"]["Item"]["sequence"]["S"]
+        seen[first_key] = seen.get(first_key, 0) + 1
+        return Action("unprocessed", keep=lambda i: i % 2 == 0) if seen[first_key] == 1 else PASS
+
+    proxy.set_rule(rule)
+    w = Writers(client_for(proxy.url), tables, "shardId-000000000006", FAST_POLICY)
+    w.rejects.write(rejects)
+    assert len(scan_all(ddb, tables[1])) == 60
+    assert w.counters.some_failed >= 1 and w.counters.all_failed == 0
+    assert proxy.stats.forwarded_items == 60  # each entry written exactly once
+    assert w.counters.reject_writes == 60
+
+
+def test_rejects_whole_call_throttled(proxy: Any, ddb: Any, tables: tuple[str, str]) -> None:
+    proxy.set_rule(lambda op, body, n: Action("throttle") if op == "BatchWriteItem" and n <= 3 else PASS)
+    w = Writers(client_for(proxy.url), tables, "shardId-000000000007", FAST_POLICY)
+    w.rejects.write(make_rejects(30))  # two chunks: 25 + 5
+    assert len(scan_all(ddb, tables[1])) == 30
+    assert w.counters.all_failed >= 1
