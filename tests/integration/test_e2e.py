@@ -1,0 +1,76 @@
+"""End to end with the real MultiLangDaemon: 4 shards, 2 workers, 20,000 records, 5 % unclean."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from consumer_app.local import inspect, stack
+from consumer_app.local.workers import Supervisor, Worker, worker_env
+from consumer_app.reconcile import Observed, reconcile
+from producer.__main__ import parse_args, run
+from producer.summary import Summary
+
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
+
+RECORDS = 20_000
+
+
+@pytest.fixture
+def local_stack(tmp_path: Path) -> Iterator[stack.Stack]:
+    st = stack.private_stack(tmp_path, shards=4)
+    try:
+        st.start()
+        yield st
+    finally:
+        st.stop()
+
+
+def test_two_workers_count_every_record_exactly_once(local_stack: stack.Stack, tmp_path: Path) -> None:
+    st = local_stack
+    app = f"e2e-{int(time.time())}"
+    env = worker_env(st.env(), app, STATS_INTERVAL_SECONDS="5")
+    workers = [Worker(f"w{i}", env, tmp_path, restart=False) for i in (1, 2)]
+    summary = Summary()
+    errors: list[BaseException] = []
+    args = parse_args(["--stream", st.stream, "--count", str(RECORDS), "--unclean-ratio", "0.05",
+                       "--seed", "7", "--quiet"])
+    kinesis = st.client("kinesis")
+
+    def produce() -> None:
+        try:
+            run(args, summary, kinesis)
+        except BaseException as exc:
+            errors.append(exc)
+
+    with Supervisor(workers) as sup:
+        producer = threading.Thread(target=produce)
+        producer.start()
+        producer.join(300)
+        assert not errors and summary.sent == RECORDS
+        ddb = st.client("dynamodb")
+        behind = inspect.wait_drained(ddb, app, summary.to_json(), timeout_s=300)
+        crashed = {w.name: w.exits for w in workers if w.exits}
+        codes = sup.stop_gracefully(timeout_s=60)
+
+    assert not crashed, f"workers exited early: {crashed}; logs in {tmp_path}"
+    assert behind == {}, f"checkpoints did not reach the end of: {behind}"
+    assert set(codes.values()) <= {0, 143}, codes  # 143: SIGTERM, after the final checkpoints
+
+    obs = Observed.from_items(inspect.scan_all(ddb, st.aggregates_table),
+                              inspect.scan_all(ddb, st.rejects_table))
+    result = reconcile(summary.to_json(), obs)
+    assert result.ok, result.lines
+    assert result.aggregated == summary.clean and result.rejected == RECORDS - summary.clean == 1000
+    assert obs.rejects == Counter(summary.unclean)
+
+    holders = {w.name: {e["shard"] for e in w.events() if e.get("event") == "initialize"} for w in workers}
+    assert all(holders.values()), f"a worker never held a lease: {holders}"
+    assert set().union(*holders.values()) == set(summary.shards)
+    for w in workers:  # graceful stop: every held shard was checkpointed on shutdown_requested
+        assert any(e.get("event") == "shutdown_requested" for e in w.events()), w.name

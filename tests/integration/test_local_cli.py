@@ -1,0 +1,47 @@
+"""`python -m consumer_app local up|status|down` against real emulator processes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from consumer_app.local import emulators
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def cli(*args: str, state: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "LOCAL_STATE_DIR": str(state)}
+    return subprocess.run([sys.executable, "-m", "consumer_app", "local", *args], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_up_twice_status_down(tmp_path: Path) -> None:
+    kp, dp = str(emulators.free_port()), str(emulators.free_port())
+    up = cli("up", "--shards", "2", "--kinesis-port", kp, "--dynamodb-port", dp, state=tmp_path)
+    try:
+        assert up.returncode == 0, up.stderr
+        exports = dict(line.removeprefix("export ").split("=", 1) for line in up.stdout.splitlines())
+        assert exports["AWS_ENDPOINT_URL_KINESIS"] == f"http://127.0.0.1:{kp}"
+        assert exports["AWS_ENDPOINT_URL_DYNAMODB"] == f"http://127.0.0.1:{dp}"
+        assert exports["AWS_REGION"] == exports["AWS_DEFAULT_REGION"] == "us-east-1"
+        assert exports["KCL_PROFILE"] == "local"
+        # the exports work in a shell: eval them and ask the stream for its shards
+        probe = subprocess.run(["bash", "-c", f'eval "{up.stdout}"; {sys.executable} -c "import boto3;'
+                                "print(len(boto3.client('kinesis').list_shards(StreamName='input_stream')"
+                                "['Shards']))\""], capture_output=True, text=True, timeout=60)
+        assert probe.stdout.strip() == "2", probe.stderr
+        again = cli("up", "--kinesis-port", kp, "--dynamodb-port", dp, state=tmp_path)
+        assert again.returncode == 0 and again.stdout == up.stdout
+        status = cli("status", state=tmp_path)
+        assert status.returncode == 0 and status.stdout.count("running") == 2
+    finally:
+        down = cli("down", state=tmp_path)
+    assert down.returncode == 0
+    assert not emulators.port_open(int(kp)) and not emulators.port_open(int(dp))
+    assert cli("status", state=tmp_path).returncode == 3
