@@ -40,6 +40,7 @@ log = logging.getLogger("consumer_app.processor")
 EXIT_SETTINGS = 2
 EXIT_WRITE_FAILED = 3
 EXIT_CHECKPOINT_FAILED = 4
+EXIT_UNEXPECTED = 5
 
 CHECKPOINT_ATTEMPTS = 10
 
@@ -61,7 +62,10 @@ def split_batch(records: Iterable[Any]) -> tuple[list[CleanRecord], list[Reject]
         position = Position(int(rec.sequence_number), int(rec.sub_sequence_number or 0))
         payload = rec.binary_data
         arrival = rec.timestamp_millis
-        result = validate(payload)
+        try:
+            result = validate(payload)
+        except Exception as exc:  # a validator bug must not lose the batch: keep the record aside
+            result = Unclean("bad_value", f"validator error {type(exc).__name__}: {exc}")
         if isinstance(result, Unclean):
             rejects.append(Reject(position, arrival, rec.partition_key or "", result.reason,
                                   result.detail, payload))
@@ -116,6 +120,10 @@ class TripRecordProcessor(processor.RecordProcessorBase):
                 self._checkpoint(process_records_input.checkpointer, self.last_durable)
         except ShardStop as stop:
             self._die(stop)
+        except Exception as exc:
+            # amazon_kclpy would log this and move on to the next batch: this one would be
+            # lost.  Stopping without a checkpoint gets it delivered again after the restart.
+            self._die(ShardStop(EXIT_UNEXPECTED, f"unexpected {type(exc).__name__}: {exc}"))
         self._heartbeat()
         self._report(force=False)
 

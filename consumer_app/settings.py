@@ -144,7 +144,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
             val = raw
         values[name] = val
 
-    region = (env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "").strip()
+    region = (env.get("AWS_REGION") or "").strip() or (env.get("AWS_DEFAULT_REGION") or "").strip()
     if not region:
         problems.append("AWS_REGION is not set (the Java SDK in the KCL reads AWS_REGION)")
     elif not _REGION.match(region):
@@ -154,9 +154,10 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
     general = (env.get("AWS_ENDPOINT_URL") or "").strip() or None
     for var, name in (("AWS_ENDPOINT_URL_KINESIS", "kinesis_endpoint"),
                       ("AWS_ENDPOINT_URL_DYNAMODB", "dynamodb_endpoint")):
-        url = (env.get(var) or "").strip() or general
+        own = (env.get(var) or "").strip()
+        url = own or general
         if url is not None and not _URL.match(url):
-            source = var if env.get(var) else "AWS_ENDPOINT_URL"
+            source = var if own else "AWS_ENDPOINT_URL"
             problems.append(f"{source}={url!r}: not an http(s) URL")
         values[name] = url
 

@@ -29,6 +29,12 @@ class Reject:
     payload: bytes
 
 
+def _safe_text(text: str) -> str:
+    """Valid Unicode only: a hostile payload can put lone surrogates (``"\\ud800"``) into a
+    key name that ends up in ``detail``; DynamoDB would refuse the item, forever."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 class RejectWriter:
     def __init__(self, client: Any, table: str, shard_id: str, runner: AttemptRunner,
                  ttl_days: int, payload_max_bytes: int) -> None:
@@ -51,8 +57,8 @@ class RejectWriter:
             "shardId": {"S": self.shard_id},
             "sequence": {"S": str(r.position)},
             "reason": {"S": r.reason},
-            "detail": {"S": r.detail[:500] or "-"},
-            "partitionKey": {"S": r.partition_key[:256] or "-"},
+            "detail": {"S": _safe_text(r.detail[:500]) or "-"},
+            "partitionKey": {"S": _safe_text(r.partition_key[:256]) or "-"},
             "payload": {"B": r.payload[: self.payload_max]},
             "payloadBytes": {"N": str(len(r.payload))},
             "truncated": {"BOOL": len(r.payload) > self.payload_max},

@@ -33,6 +33,7 @@ class Worker:
     starts: int = 0
     exits: list[int] = field(default_factory=list)
     stopping: bool = False
+    command: list[str] = field(default_factory=lambda: [sys.executable, "-m", "consumer_app", "run"])
 
     @property
     def stdout_path(self) -> Path:
@@ -49,7 +50,7 @@ class Worker:
         env = {**self.env, "WORKER_ID": self.name, "KCL_RUN_DIR": str(run_dir)}
         with open(self.stdout_path, "ab") as out, open(self.stderr_path, "ab") as err:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "consumer_app", "run"], stdout=out, stderr=err,
+                self.command, stdout=out, stderr=err,
                 stdin=subprocess.DEVNULL, env=env, start_new_session=True,
                 cwd=Path(__file__).resolve().parents[2],
             )

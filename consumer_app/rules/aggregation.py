@@ -16,26 +16,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import total_ordering
+from typing import NamedTuple
 
 from consumer_app.rules.validation import Trip
 from consumer_app.rules.windows import window_start_ms
 
 
-@total_ordering
-@dataclass(frozen=True, slots=True)
-class Position:
+class Position(NamedTuple):
     """A record's place in its shard: sequence number, then sub-sequence (KPL) number.
 
-    Sequence numbers have up to 129 digits: they are compared as integers and stored
-    as the string ``"<sequence>:<subSequence>"``.
+    Sequence numbers have up to 129 digits: they are compared as integers (tuple order:
+    sequence first, then sub-sequence) and stored as the string ``"<sequence>:<subSequence>"``.
+    Named tuples, not dataclasses, because the rule path builds several per record.
     """
 
     sequence: int
     sub_sequence: int = 0
-
-    def __lt__(self, other: Position) -> bool:
-        return (self.sequence, self.sub_sequence) < (other.sequence, other.sub_sequence)
 
     def __str__(self) -> str:
         return f"{self.sequence}:{self.sub_sequence}"
@@ -49,8 +45,7 @@ class Position:
         return cls(int(seq), int(sub or 0))
 
 
-@dataclass(frozen=True, slots=True)
-class AggregateKey:
+class AggregateKey(NamedTuple):
     vendor_id: int
     window_start_ms: int
 
@@ -92,8 +87,7 @@ class Contribution:
         return Contribution(self.key, rest)
 
 
-@dataclass(frozen=True, slots=True)
-class CleanRecord:
+class CleanRecord(NamedTuple):
     position: Position
     arrival_ms: int
     trip: Trip
@@ -101,15 +95,17 @@ class CleanRecord:
 
 def aggregate(records: Iterable[CleanRecord], window_seconds: int) -> dict[AggregateKey, Contribution]:
     """Sum a shard's clean records (in shard order) per (vendorId, windowStart)."""
+    window_start_ms(0, window_seconds)  # validates window_seconds once
+    width = window_seconds * 1000
     out: dict[AggregateKey, Contribution] = {}
     last: Position | None = None
-    for rec in records:
-        if last is not None and not last < rec.position:
-            raise ValueError(f"records out of shard order: {rec.position} after {last}")
-        last = rec.position
-        key = AggregateKey(rec.trip.vendor_id, window_start_ms(rec.arrival_ms, window_seconds))
+    for position, arrival_ms, trip in records:
+        if last is not None and not last < position:
+            raise ValueError(f"records out of shard order: {position} after {last}")
+        last = position
+        key = AggregateKey(trip.vendor_id, arrival_ms - arrival_ms % width)
         contribution = out.get(key)
         if contribution is None:
             contribution = out[key] = Contribution(key)
-        contribution.records.append((rec.position, rec.trip.passenger_count))
+        contribution.records.append((position, trip.passenger_count))
     return out

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 TRIP_FIELDS: Final = (
     "id",
@@ -51,16 +50,14 @@ _COORD_FIELDS: Final = ("pickupLongitude", "pickupLatitude", "dropoffLongitude",
 _MEASURE_FIELDS: Final = ("gcDistance", "tripDuration", "googleDistance", "googleDuration")
 
 
-@dataclass(frozen=True, slots=True)
-class Trip:
-    """The part of a clean record that the aggregates need."""
+class Trip(NamedTuple):
+    """The part of a clean record that the aggregates need (a named tuple: built per record)."""
 
     vendor_id: int
     passenger_count: int
 
 
-@dataclass(frozen=True, slots=True)
-class Unclean:
+class Unclean(NamedTuple):
     """Why a record is unclean; ``reason`` is one of :data:`REASONS`."""
 
     reason: str
@@ -107,18 +104,51 @@ def validate(payload: bytes) -> Trip | Unclean:
         return Unclean("duplicate_key", f"repeated key(s): {exc}")
     except (ValueError, RecursionError) as exc:
         return Unclean("not_json", str(exc)[:200] or type(exc).__name__)
-    if not isinstance(doc, dict):
+    if type(doc) is not dict:
         return Unclean("not_object", f"top-level JSON {type(doc).__name__}")
-    missing = [f for f in TRIP_FIELDS if f not in doc]
-    if missing:
-        return Unclean("missing_field", ", ".join(missing))
-    nulls = [f for f in TRIP_FIELDS if doc[f] is None]
-    if nulls:
-        return Unclean("null_field", ", ".join(nulls))
-    return _check_fields(doc)
+    if not doc.keys() >= _FIELD_SET:
+        return Unclean("missing_field", ", ".join(f for f in TRIP_FIELDS if f not in doc))
+    values = list(map(doc.__getitem__, TRIP_FIELDS))
+    if None in values:
+        return Unclean("null_field", ", ".join(f for f, v in zip(TRIP_FIELDS, values, strict=True)
+                                               if v is None))
+    return _check_fields(doc, values)
 
 
-def _check_fields(doc: dict[str, Any]) -> Trip | Unclean:
+_FIELD_SET: Final = frozenset(TRIP_FIELDS)
+_NUMBER: Final = (int, float)
+
+
+def _finite(x: int | float) -> bool:
+    # an int is always finite; math.isfinite() would raise OverflowError on a huge one
+    return type(x) is int or math.isfinite(x)
+
+
+def _fast_clean(values: list[Any]) -> bool:
+    """The common case in one expression: every type and range right (no reason needed)."""
+    (id_, vendor, pickup, dropoff, passengers, lon1, lat1, lon2, lat2, flag, gc, dur, gdist, gdur) = values
+    return (
+        type(vendor) is int and 0 <= vendor <= MAX_VENDOR_ID
+        and type(passengers) is int and 0 <= passengers <= MAX_PASSENGERS
+        and type(id_) is str and type(pickup) is str and type(dropoff) is str
+        and (type(lon1) is str or type(lon1) in _NUMBER) and (type(lat1) is str or type(lat1) in _NUMBER)
+        and (type(lon2) is str or type(lon2) in _NUMBER) and (type(lat2) is str or type(lat2) in _NUMBER)
+        and ((type(flag) is int and (flag == 0 or flag == 1))
+             or (type(flag) is str and flag in STORE_AND_FWD_FLAGS))
+        and type(gc) in _NUMBER and type(dur) in _NUMBER and type(gdist) in _NUMBER and type(gdur) in _NUMBER
+        and _finite(gc) and _finite(dur) and _finite(gdist) and _finite(gdur)
+    )
+
+
+def _check_fields(doc: dict[str, Any], values: list[Any]) -> Trip | Unclean:
+    if _fast_clean(values):
+        for f in _DATE_FIELDS:
+            try:
+                datetime.fromisoformat(doc[f])
+            except ValueError:
+                return Unclean("bad_value", f"{f} is not an ISO-8601 date")
+        return Trip(vendor_id=values[1], passenger_count=values[4])
+    # slow path: find the first broken rule, for its reason
     vendor, passengers = doc["vendorId"], doc["passengerCount"]
     if not _is_int(vendor):
         return Unclean("bad_type", "vendorId is not an integer")
@@ -146,7 +176,7 @@ def _check_fields(doc: dict[str, Any]) -> Trip | Unclean:
     if not 0 <= passengers <= MAX_PASSENGERS:
         return Unclean("bad_value", f"passengerCount out of range 0..{MAX_PASSENGERS}")
     for f in _MEASURE_FIELDS:
-        if not math.isfinite(doc[f]):
+        if not _finite(doc[f]):
             return Unclean("bad_value", f"{f} is not finite")
     for f in _DATE_FIELDS:
         try:

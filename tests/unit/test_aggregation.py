@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 import pytest
 from hypothesis import given, settings
@@ -233,7 +234,7 @@ def direct_sum(records: list[CleanRecord]) -> dict[tuple[int, int], tuple[int, i
 
 def split(records: list[CleanRecord], cuts: set[int]) -> list[list[CleanRecord]]:
     bounds = [0, *sorted(c for c in cuts if 0 < c < len(records)), len(records)]
-    return [records[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+    return [records[a:b] for a, b in pairwise(bounds)]
 
 
 @st.composite
@@ -347,7 +348,7 @@ def test_two_writers_hand_made_interleaving():
     # batches: [r1 r2] [r3] [r4], all on one item; A does b0, b1; B restarts from b0 and
     # overtakes A: A's b1 write comes after B's b2 write and must be dropped.
     rs = [rec(10, 1, 1, BASE_MS), rec(11, 1, 2, BASE_MS), rec(12, 1, 4, BASE_MS), rec(13, 1, 8, BASE_MS)]
-    b0, b1, b2 = (list(aggregate(b, WINDOW_S).values())[0] for b in ([rs[0], rs[1]], [rs[2]], [rs[3]]))
+    b0, b1, b2 = (next(iter(aggregate(b, WINDOW_S).values())) for b in ([rs[0], rs[1]], [rs[2]], [rs[3]]))
     store = Store()
     store.apply(b0)  # A
     store.apply(b0)  # B: nothing new

@@ -301,8 +301,6 @@ def test_bad_value_infinite_measure(field, literal):
     assert reason_of(encode(trip(), raw={field: literal})) == "bad_value"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: validation.py:149 math.isfinite() raises OverflowError on an "
-                                       "integer measure beyond float range (e.g. 400 digits)")
 def test_huge_integer_measure_does_not_raise():
     payload = encode(trip(gcDistance=10**400))
     result = validate(payload)  # raises OverflowError today: the whole batch would be lost

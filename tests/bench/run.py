@@ -1,0 +1,183 @@
+"""``make bench``: figures printed from one run on this machine (not a timed test).
+
+1. the rule path (decode, validate, aggregate) in records/s on one core, 200,000 records;
+2. drain rate of a 50,000-record backlog on 4 shards with 2 workers: our processor, then
+   the same daemon with a processor that only checkpoints, and the ratio (target >= 0.8);
+3. the emulator's raw GetRecords drain rate with boto3 (the ceiling);
+4. DynamoDB writes per 10,000 clean records.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from amazon_kclpy.messages import Record
+
+from consumer_app.local import inspect, stack
+from consumer_app.local.workers import Supervisor, Worker, worker_env
+from consumer_app.processor import split_batch
+from consumer_app.rules.aggregation import aggregate
+from producer.__main__ import parse_args as producer_args
+from producer.__main__ import run as produce
+from producer.summary import Summary
+from producer.trips import Generator
+
+
+def rule_path(n: int, batch: int = 1000) -> dict[str, float]:
+    gen = Generator(seed=1, unclean_ratio=0.05)
+    base = 1_764_230_400_000
+    seq = 49_680_609_725_454_526_629_148_511_878_806_381_644_873_921_151_658_622_978
+    raw = []
+    for i in range(n):
+        g = gen.next()
+        raw.append({"action": "record", "data": base64.b64encode(g.data).decode(),
+                    "partitionKey": g.partition_key, "sequenceNumber": str(seq + i * 1000),
+                    "subSequenceNumber": 0,
+                    "approximateArrivalTimestamp": base + i})
+    records = [Record(r) for r in raw]  # what amazon_kclpy hands to process_records
+    # CPU time of this process: "on one core", and robust to other load on the machine
+    start = time.process_time()
+    for i in range(0, n, batch):
+        clean, _rejects, _ = split_batch(records[i:i + batch])
+        aggregate(clean, 30)
+    secs = time.process_time() - start
+    return {"records": n, "cpu_seconds": round(secs, 3), "records_per_s": round(n / secs)}
+
+
+def raw_getrecords(st: stack.Stack) -> dict[str, float]:
+    k = st.client("kinesis")
+    shards = [s["ShardId"] for s in k.list_shards(StreamName=st.stream)["Shards"]]
+
+    def drain(shard: str) -> int:
+        it = k.get_shard_iterator(StreamName=st.stream, ShardId=shard,
+                                  ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        n = 0
+        while it:
+            r = k.get_records(ShardIterator=it, Limit=10000)
+            n += len(r["Records"])
+            if not r["Records"] and r.get("MillisBehindLatest", 0) == 0:
+                break
+            it = r.get("NextShardIterator")
+        return n
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(len(shards)) as ex:
+        total = sum(ex.map(drain, shards))
+    secs = time.perf_counter() - start
+    return {"records": total, "seconds": round(secs, 2), "records_per_s": round(total / secs)}
+
+
+def drain(st: stack.Stack, summary: Summary, processor: str, workers: int, log_dir: Path) -> dict[str, Any]:
+    app = f"bench-{processor}-{int(time.time())}"
+    env = worker_env(st.env(), app, BENCH_PROCESSOR=processor, STATS_INTERVAL_SECONDS="5")
+    ws = [Worker(f"{processor}-{i}", env, log_dir, restart=False) for i in range(workers)]
+    for w in ws:  # same launcher for both processors
+        w.command = [sys.executable, "-m", "tests.bench.launch"]
+    ddb = st.client("dynamodb")
+    doc = summary.to_json()
+    with Supervisor(ws) as sup:
+        t_first: float | None = None
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            current = inspect.leases(ddb, app)
+            moved = [v for v in current.values() if v["checkpoint"] not in ("TRIM_HORIZON", "-")]
+            if t_first is None and moved:
+                t_first = time.monotonic()
+            if t_first is not None and not inspect.behind(ddb, app, doc):
+                break
+            time.sleep(0.2)
+        t_done = time.monotonic()
+        sup.stop_gracefully(30)
+    # the first checkpoint lands after the first batch: count from the lease grab instead
+    starts = [ev["ts"] for w in ws for ev in w.events() if ev.get("event") == "initialize"]
+    out: dict[str, Any] = {"workers": workers, "application": app}
+    if t_first is None:
+        out["error"] = "never drained"
+        return out
+    secs = t_done - t_first
+    out.update(records=doc["sent"], seconds_first_checkpoint_to_drained=round(secs, 2),
+               records_per_s=round(doc["sent"] / secs), shards_initialized=len(starts))
+    if processor == "ours":
+        last: dict[str, dict[str, Any]] = {}
+        for w in ws:
+            for ev in w.events():
+                if "aggregate_writes" in ev and "shard" in ev:
+                    key = ev["shard"]
+                    if ev["records_in"] >= last.get(key, {}).get("records_in", -1):
+                        last[key] = ev
+        clean = sum(e["clean"] for e in last.values())
+        writes = sum(e["aggregate_writes"] for e in last.values())
+        rejects = sum(e["reject_writes"] for e in last.values())
+        out.update(clean=clean, aggregate_writes=writes, reject_writes=rejects,
+                   aggregate_writes_per_10k_clean=round(writes * 10_000 / max(clean, 1), 2))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m tests.bench.run")
+    p.add_argument("--rule-records", type=int, default=200_000)
+    p.add_argument("--backlog", type=int, default=50_000)
+    p.add_argument("--out", default="bench-out")
+    args = p.parse_args(argv)
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results: dict[str, Any] = {}
+
+    print(f"1. rule path over {args.rule_records:,} records ...", file=sys.stderr)
+    results["rule_path"] = rule_path(args.rule_records)
+
+    st = stack.private_stack(out_dir / "logs", shards=4)
+    try:
+        st.start()
+        print(f"   loading a {args.backlog:,}-record backlog on 4 shards ...", file=sys.stderr)
+        summary = Summary()
+        t0 = time.perf_counter()
+        produce(producer_args(["--stream", st.stream, "--count", str(args.backlog), "--unclean-ratio", "0.05",
+                               "--seed", "3", "--quiet"]), summary, st.client("kinesis"))
+        results["backlog_load"] = {"records": summary.sent,
+                                   "records_per_s": round(summary.sent / (time.perf_counter() - t0))}
+        print("3. raw GetRecords drain (boto3) ...", file=sys.stderr)
+        results["raw_getrecords"] = raw_getrecords(st)
+        for proc in ("ours", "checkpoint_only"):
+            print(f"2. drain with 2 workers, processor={proc} ...", file=sys.stderr)
+            results[f"drain_{proc}"] = drain(st, summary, proc, 2, out_dir / "logs")
+    finally:
+        st.stop()
+    ours = results["drain_ours"].get("records_per_s")
+    trivial = results["drain_checkpoint_only"].get("records_per_s")
+    if ours and trivial:
+        results["drain_ratio_ours_vs_checkpoint_only"] = round(ours / trivial, 3)
+    (out_dir / "bench.json").write_text(json.dumps(results, indent=2))
+    print_table(results)
+    return 0
+
+
+def print_table(r: dict[str, Any]) -> None:
+    rows = [
+        ("rule path (decode+validate+aggregate), 1 core", f"{r['rule_path']['records_per_s']:,} records/s",
+         ">= 50,000"),
+        ("backlog load (PutRecords)", f"{r['backlog_load']['records_per_s']:,} records/s", ""),
+        ("raw GetRecords drain, boto3, 4 shards", f"{r['raw_getrecords']['records_per_s']:,} records/s",
+         "ceiling"),
+        ("drain, our processor, 2 workers", f"{r['drain_ours'].get('records_per_s', 'n/a'):,} records/s", ""),
+        ("drain, checkpoint-only processor, 2 workers",
+         f"{r['drain_checkpoint_only'].get('records_per_s', 'n/a'):,} records/s", ""),
+        ("ratio ours / checkpoint-only", str(r.get("drain_ratio_ours_vs_checkpoint_only", "n/a")), ">= 0.8"),
+        ("aggregate writes per 10,000 clean records",
+         str(r["drain_ours"].get("aggregate_writes_per_10k_clean", "n/a")), ""),
+    ]
+    width = max(len(a) for a, _, _ in rows)
+    print(f"{'figure':<{width}}  {'value':>22}  target")
+    for a, b, c in rows:
+        print(f"{a:<{width}}  {b:>22}  {c}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,200 @@
+"""Worker settings from environment variables."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import pytest
+
+from consumer_app.rules.retry import RetryPolicy
+from consumer_app.settings import ENV_VARS, Settings, SettingsError, from_env
+
+REGION = {"AWS_REGION": "eu-west-1"}
+
+
+def env(**kw: str) -> dict[str, str]:
+    return {**REGION, **kw}
+
+
+def error_of(e: dict[str, str]) -> str:
+    with pytest.raises(SettingsError) as info:
+        from_env(e)
+    return str(info.value)
+
+
+def test_defaults_with_only_a_region():
+    s = from_env(REGION)
+    assert s.stream_name == "input_stream"
+    assert s.aggregates_table == "kinesisAggs"
+    assert s.rejects_table == "kinesisAggs-rejects"
+    assert s.application_name == "kinesis-aggs-consumer"
+    assert s.region == "eu-west-1"
+    assert s.kinesis_endpoint is None and s.dynamodb_endpoint is None
+    assert s.profile == "aws"
+    assert s.window_seconds == 30
+    assert s.initial_position == "TRIM_HORIZON"
+    assert (s.retry_max_attempts, s.retry_max_seconds, s.retry_base_millis, s.retry_max_delay_millis) == (
+        12, 120.0, 50, 5000)
+    assert s.write_concurrency == 4
+    assert s.shutdown_grace_millis == 25_000
+    assert s.log_level == "INFO"
+    assert s.stats_interval_seconds == 30.0
+    assert s.reject_ttl_days == 14
+    assert s.reject_payload_max_bytes == 2048
+    assert s.heartbeat_file is None
+    assert s.worker_id == f"{socket.gethostname()}-{os.getpid()}"
+
+
+def test_from_env_reads_os_environ_by_default(monkeypatch):
+    for var in list(os.environ):
+        if var.startswith("AWS_") or var in ENV_VARS:
+            monkeypatch.delenv(var)
+    monkeypatch.setenv("AWS_REGION", "ap-southeast-2")
+    monkeypatch.setenv("WINDOW_SECONDS", "60")
+    s = from_env()
+    assert (s.region, s.window_seconds) == ("ap-southeast-2", 60)
+
+
+def test_every_variable_is_read():
+    s = from_env(env(
+        STREAM_NAME="trips", AGGREGATES_TABLE="aggs", REJECTS_TABLE="rej", APPLICATION_NAME="app-1",
+        KCL_PROFILE="local", WINDOW_SECONDS=" 60 ", INITIAL_POSITION="LATEST", RETRY_MAX_ATTEMPTS="3",
+        RETRY_MAX_SECONDS="7.5", RETRY_BASE_MILLIS="10", RETRY_MAX_DELAY_MILLIS="100", WRITE_CONCURRENCY="8",
+        SHUTDOWN_GRACE_MILLIS="30000", WORKER_ID="w-1", LOG_LEVEL="DEBUG", STATS_INTERVAL_SECONDS="0.5",
+        REJECT_TTL_DAYS="1", REJECT_PAYLOAD_MAX_BYTES="64", HEARTBEAT_FILE="/tmp/hb",
+    ))
+    assert s == Settings(
+        stream_name="trips", aggregates_table="aggs", rejects_table="rej", application_name="app-1",
+        region="eu-west-1", profile="local", window_seconds=60, initial_position="LATEST",
+        retry_max_attempts=3, retry_max_seconds=7.5, retry_base_millis=10, retry_max_delay_millis=100,
+        write_concurrency=8, shutdown_grace_millis=30000, worker_id="w-1", log_level="DEBUG",
+        stats_interval_seconds=0.5, reject_ttl_days=1, reject_payload_max_bytes=64, heartbeat_file="/tmp/hb",
+    )
+    assert s.retry_policy == RetryPolicy(max_attempts=3, max_elapsed_s=7.5, base_delay_s=0.01,
+                                         max_delay_s=0.1)
+
+
+def test_blank_values_mean_default():
+    s = from_env(env(WINDOW_SECONDS="", STREAM_NAME="   ", WORKER_ID="w"))
+    assert (s.window_seconds, s.stream_name) == (30, "input_stream")
+
+
+def test_region_fallback_and_precedence():
+    assert from_env({"AWS_DEFAULT_REGION": "us-east-2"}).region == "us-east-2"
+    both = {"AWS_REGION": "eu-central-1", "AWS_DEFAULT_REGION": "us-east-2"}
+    assert from_env(both).region == "eu-central-1"
+    assert from_env({"AWS_REGION": "", "AWS_DEFAULT_REGION": "us-east-2"}).region == "us-east-2"
+
+
+def test_blank_region_falls_back_to_default_region():
+    assert from_env({"AWS_REGION": "  ", "AWS_DEFAULT_REGION": "us-east-2"}).region == "us-east-2"
+
+
+def test_missing_region():
+    msg = error_of({})
+    assert "AWS_REGION is not set" in msg
+
+
+@pytest.mark.parametrize("region", ["Europe", "eu_west_1", "eu-west", "EU-WEST-1"])
+def test_bad_region(region):
+    assert f"AWS_REGION={region!r}" in error_of({"AWS_REGION": region})
+
+
+def test_endpoint_general_applies_to_both():
+    s = from_env(env(AWS_ENDPOINT_URL="http://localhost:4566"))
+    assert (s.kinesis_endpoint, s.dynamodb_endpoint) == ("http://localhost:4566", "http://localhost:4566")
+
+
+def test_endpoint_service_specific_wins():
+    s = from_env(env(AWS_ENDPOINT_URL="http://localhost:4566", AWS_ENDPOINT_URL_KINESIS="http://127.0.0.1:4567",
+                     AWS_ENDPOINT_URL_DYNAMODB="https://ddb.example.com/x"))
+    assert (s.kinesis_endpoint, s.dynamodb_endpoint) == ("http://127.0.0.1:4567", "https://ddb.example.com/x")
+    s = from_env(env(AWS_ENDPOINT_URL_DYNAMODB="http://localhost:5000"))
+    assert (s.kinesis_endpoint, s.dynamodb_endpoint) == (None, "http://localhost:5000")
+
+
+@pytest.mark.parametrize("var", ["AWS_ENDPOINT_URL_KINESIS", "AWS_ENDPOINT_URL_DYNAMODB"])
+@pytest.mark.parametrize("url", ["localhost:4566", "ftp://host", "http://", "http:// spaced"])
+def test_bad_service_endpoint_names_its_variable(var, url):
+    msg = error_of(env(**{var: url}))
+    assert f"{var}={url!r}" in msg and "not an http(s) URL" in msg
+
+
+def test_bad_general_endpoint_names_the_general_variable():
+    msg = error_of(env(AWS_ENDPOINT_URL="localhost"))
+    assert "AWS_ENDPOINT_URL='localhost'" in msg
+    assert "AWS_ENDPOINT_URL_KINESIS" not in msg
+
+
+def test_bad_general_endpoint_with_blank_service_variable():
+    msg = error_of(env(AWS_ENDPOINT_URL="localhost", AWS_ENDPOINT_URL_KINESIS="  "))
+    assert "AWS_ENDPOINT_URL_KINESIS" not in msg
+
+
+@pytest.mark.parametrize(("var", "value", "needle"), [
+    ("WINDOW_SECONDS", "thirty", "not an integer"),
+    ("WINDOW_SECONDS", "30.0", "not an integer"),
+    ("WINDOW_SECONDS", "0", "between 1 and 86400"),
+    ("WINDOW_SECONDS", "86401", "between 1 and 86400"),
+    ("WINDOW_SECONDS", "-30", "between 1 and 86400"),
+    ("RETRY_MAX_ATTEMPTS", "0", "between"),
+    ("RETRY_MAX_SECONDS", "abc", "not a number"),
+    ("RETRY_MAX_SECONDS", "nan", "between"),
+    ("RETRY_MAX_SECONDS", "inf", "between"),
+    ("RETRY_MAX_SECONDS", "0.5", "between"),
+    ("WRITE_CONCURRENCY", "65", "between 1 and 64"),
+    ("SHUTDOWN_GRACE_MILLIS", "999", "between"),
+    ("REJECT_PAYLOAD_MAX_BYTES", "63", "between"),
+    ("STATS_INTERVAL_SECONDS", "0.1", "between"),
+    ("INITIAL_POSITION", "AT_TIMESTAMP", "TRIM_HORIZON, LATEST"),
+    ("INITIAL_POSITION", "trim_horizon", "TRIM_HORIZON, LATEST"),
+    ("KCL_PROFILE", "dev", "aws, local"),
+    ("KCL_PROFILE", "AWS", "aws, local"),
+    ("LOG_LEVEL", "VERBOSE", "DEBUG"),
+    ("STREAM_NAME", "bad name", "1-128"),
+    ("AGGREGATES_TABLE", "ab", "DynamoDB table name"),
+    ("REJECTS_TABLE", "x/y", "DynamoDB table name"),
+    ("APPLICATION_NAME", "a b", "lease table"),
+    ("WORKER_ID", "worker 1", "WORKER_ID"),
+])
+def test_wrong_value_names_the_variable(var, value, needle):
+    msg = error_of(env(**{var: value}))
+    assert msg.startswith("invalid settings:")
+    assert var in msg and needle in msg
+
+
+def test_same_table_names():
+    msg = error_of(env(AGGREGATES_TABLE="same", REJECTS_TABLE="same"))
+    assert "AGGREGATES_TABLE and REJECTS_TABLE must differ" in msg
+
+
+def test_application_name_must_not_be_a_data_table():
+    msg = error_of(env(APPLICATION_NAME="kinesisAggs"))
+    assert "APPLICATION_NAME" in msg and "lease table" in msg
+
+
+def test_retry_max_delay_below_base():
+    msg = error_of(env(RETRY_BASE_MILLIS="500", RETRY_MAX_DELAY_MILLIS="100"))
+    assert "RETRY_MAX_DELAY_MILLIS must be >= RETRY_BASE_MILLIS" in msg
+
+
+def test_log_level_is_case_insensitive():
+    assert from_env(env(LOG_LEVEL="debug")).log_level == "debug"
+
+
+def test_several_problems_in_one_message():
+    msg = error_of({"WINDOW_SECONDS": "x", "INITIAL_POSITION": "NOW", "KCL_PROFILE": "prod",
+                    "AWS_ENDPOINT_URL": "nope", "AGGREGATES_TABLE": "tab1", "REJECTS_TABLE": "tab1"})
+    lines = msg.splitlines()
+    assert lines[0] == "invalid settings:"
+    for needle in ("WINDOW_SECONDS='x'", "INITIAL_POSITION='NOW'", "KCL_PROFILE='prod'",
+                   "AWS_REGION is not set", "AWS_ENDPOINT_URL='nope'", "must differ"):
+        assert sum(needle in line for line in lines[1:]) >= 1, needle
+    # one line per problem (the bad endpoint counts once per service)
+    assert len(lines) == 1 + 7
+    assert all(line.startswith("  - ") for line in lines[1:])
+
+
+def test_settings_error_is_a_value_error():
+    assert issubclass(SettingsError, ValueError)
