@@ -12,6 +12,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("run", help="start one worker (the KCL MultiLangDaemon) with settings "
                    "from the environment (README 'Configuration')")
 
+    sub.add_parser("health", help="container health check: exit 0 if the daemon runs and "
+                   "every leased shard made progress within HEALTH_MAX_AGE_SECONDS")
     local = sub.add_parser("local", help="the local emulators (kinesis-local + moto)")
     lsub = local.add_subparsers(dest="action", required=True)
     up = lsub.add_parser("up", help="start them, create the stream and tables, print exports")
@@ -36,6 +38,10 @@ def main(argv: list[str] | None = None) -> int:
 
         run()
         return 0  # not reached: run() execs the JVM
+    if args.command == "health":
+        from consumer_app import health
+
+        return health.main()
     if args.command == "local":
         from consumer_app.local import cli
 

@@ -24,7 +24,7 @@ from amazon_kclpy import kcl
 from amazon_kclpy.checkpoint_error import CheckpointError
 from amazon_kclpy.v3 import processor
 
-from consumer_app import logs
+from consumer_app import health, logs
 from consumer_app.counters import Reporter, ShardCounters
 from consumer_app.dynamo.aggregates import AggregateWriter
 from consumer_app.dynamo.attempts import AttemptRunner
@@ -97,7 +97,8 @@ class TripRecordProcessor(processor.RecordProcessorBase):
                        worker=self.settings.worker_id)
         client = self.client or dynamodb_client(self.settings,
                                                 max_pool=self.settings.write_concurrency + 2)
-        runner = AttemptRunner(self.settings.retry_policy, self.counters, self.pool)
+        runner = AttemptRunner(self.settings.retry_policy, self.counters, self.pool,
+                               on_attempt=self._heartbeat)
         self.aggregates = AggregateWriter(client, self.settings.aggregates_table, self.shard_id,
                                           self.settings.window_seconds, runner)
         self.rejects = RejectWriter(client, self.settings.rejects_table, self.shard_id, runner,
@@ -129,6 +130,7 @@ class TripRecordProcessor(processor.RecordProcessorBase):
 
     def lease_lost(self, lease_lost_input: Any) -> None:
         self.lost = True
+        self._end_heartbeat()
         logs.event(log, logging.INFO, "shard lease lost: another worker owns it now",
                    event="lease_lost", **self._stats())
 
@@ -138,6 +140,7 @@ class TripRecordProcessor(processor.RecordProcessorBase):
             self._checkpoint(shard_ended_input.checkpointer, None)
         except ShardStop as stop:
             self._die(stop)
+        self._end_heartbeat()
         logs.event(log, logging.INFO, "shard ended and checkpointed", event="shard_ended",
                    **self._stats())
 
@@ -148,6 +151,7 @@ class TripRecordProcessor(processor.RecordProcessorBase):
                 self._checkpoint(shutdown_requested_input.checkpointer, self.last_durable)
         except ShardStop as stop:
             self._die(stop)
+        self._end_heartbeat()
         logs.event(log, logging.INFO, "shutdown requested: checkpointed",
                    event="shutdown_requested", checkpoint=str(self.checkpointed), **self._stats())
 
@@ -203,8 +207,13 @@ class TripRecordProcessor(processor.RecordProcessorBase):
         os._exit(stop.code)
 
     def _heartbeat(self) -> None:
-        if self.settings.heartbeat_file:
-            Path(self.settings.heartbeat_file).touch()
+        """Tell the container health check this shard is alive (per batch, idle poll, retry)."""
+        if self.settings.heartbeat_dir and self.shard_id != "?":
+            health.beat(Path(self.settings.heartbeat_dir), self.shard_id)
+
+    def _end_heartbeat(self) -> None:
+        if self.settings.heartbeat_dir and self.shard_id != "?":
+            health.stop_beating(Path(self.settings.heartbeat_dir), self.shard_id)
 
     def _stats(self) -> dict[str, Any]:
         return self.counters.snapshot()

@@ -57,7 +57,8 @@ class Settings:
     stats_interval_seconds: float = 30.0
     reject_ttl_days: int = 14
     reject_payload_max_bytes: int = 2048
-    heartbeat_file: str | None = None
+    heartbeat_dir: str | None = None
+    health_max_age_seconds: float = 180.0
 
     @property
     def retry_policy(self) -> RetryPolicy:
@@ -89,7 +90,8 @@ ENV_VARS: dict[str, str] = {
     "STATS_INTERVAL_SECONDS": "stats_interval_seconds",
     "REJECT_TTL_DAYS": "reject_ttl_days",
     "REJECT_PAYLOAD_MAX_BYTES": "reject_payload_max_bytes",
-    "HEARTBEAT_FILE": "heartbeat_file",
+    "HEARTBEAT_DIR": "heartbeat_dir",
+    "HEALTH_MAX_AGE_SECONDS": "health_max_age_seconds",
 }
 
 _INT_RANGES: dict[str, tuple[int, int]] = {
@@ -105,6 +107,7 @@ _INT_RANGES: dict[str, tuple[int, int]] = {
 _FLOAT_RANGES: dict[str, tuple[float, float]] = {
     "retry_max_seconds": (1.0, 86_400.0),
     "stats_interval_seconds": (0.5, 3600.0),
+    "health_max_age_seconds": (5.0, 86_400.0),
 }
 
 

@@ -15,7 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from consumer_app import kcl_properties
+from consumer_app import health, kcl_properties
 from consumer_app.dynamo.schema import TableProblem, check_table
 from consumer_app.settings import Settings, SettingsError, from_env
 from consumer_app.tables import AGGREGATES, REJECTS
@@ -94,6 +94,8 @@ def prepare(check: bool = True) -> list[str]:
     os.environ["WORKER_ID"] = settings.worker_id
     if check:
         check_tables(settings)
+    if settings.heartbeat_dir:
+        health.write_daemon_pid(Path(settings.heartbeat_dir))  # this pid becomes the JVM's
     run_dir = Path(os.environ.get("KCL_RUN_DIR") or tempfile.mkdtemp(prefix="kcl-worker-"))
     run_dir.mkdir(parents=True, exist_ok=True)
     props_file = run_dir / "consumer.properties"

@@ -42,6 +42,7 @@ class AttemptRunner:
     sleep: Callable[[float], None] = time.sleep
     jitter: Callable[[], float] = random.random
     clock: Callable[[], float] = time.monotonic
+    on_attempt: Callable[[], None] = lambda: None  # e.g. the health heartbeat
 
     def run(self, what: str, units: Sequence[U], write: Callable[[U], UnitResult[U]],
             success_counter: str) -> None:
@@ -54,6 +55,7 @@ class AttemptRunner:
         attempt = 0
         while pending:
             attempt += 1
+            self.on_attempt()
             if attempt > 1:
                 self.counters.retries += 1
             results: list[ErrorKind | None] = []

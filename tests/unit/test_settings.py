@@ -42,7 +42,7 @@ def test_defaults_with_only_a_region():
     assert s.stats_interval_seconds == 30.0
     assert s.reject_ttl_days == 14
     assert s.reject_payload_max_bytes == 2048
-    assert s.heartbeat_file is None
+    assert s.heartbeat_dir is None and s.health_max_age_seconds == 180.0
     assert s.worker_id == f"{socket.gethostname()}-{os.getpid()}"
 
 
@@ -62,14 +62,16 @@ def test_every_variable_is_read():
         KCL_PROFILE="local", WINDOW_SECONDS=" 60 ", INITIAL_POSITION="LATEST", RETRY_MAX_ATTEMPTS="3",
         RETRY_MAX_SECONDS="7.5", RETRY_BASE_MILLIS="10", RETRY_MAX_DELAY_MILLIS="100", WRITE_CONCURRENCY="8",
         SHUTDOWN_GRACE_MILLIS="30000", WORKER_ID="w-1", LOG_LEVEL="DEBUG", STATS_INTERVAL_SECONDS="0.5",
-        REJECT_TTL_DAYS="1", REJECT_PAYLOAD_MAX_BYTES="64", HEARTBEAT_FILE="/tmp/hb",
+        REJECT_TTL_DAYS="1", REJECT_PAYLOAD_MAX_BYTES="64", HEARTBEAT_DIR="/tmp/hb",
+        HEALTH_MAX_AGE_SECONDS="30",
     ))
     assert s == Settings(
         stream_name="trips", aggregates_table="aggs", rejects_table="rej", application_name="app-1",
         region="eu-west-1", profile="local", window_seconds=60, initial_position="LATEST",
         retry_max_attempts=3, retry_max_seconds=7.5, retry_base_millis=10, retry_max_delay_millis=100,
         write_concurrency=8, shutdown_grace_millis=30000, worker_id="w-1", log_level="DEBUG",
-        stats_interval_seconds=0.5, reject_ttl_days=1, reject_payload_max_bytes=64, heartbeat_file="/tmp/hb",
+        stats_interval_seconds=0.5, reject_ttl_days=1, reject_payload_max_bytes=64, heartbeat_dir="/tmp/hb",
+        health_max_age_seconds=30.0,
     )
     assert s.retry_policy == RetryPolicy(max_attempts=3, max_elapsed_s=7.5, base_delay_s=0.01,
                                          max_delay_s=0.1)
