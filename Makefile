@@ -24,6 +24,7 @@ test-fast: setup
 
 lint: setup
 	$(PY) -m ruff check consumer_app producer tests
+	.venv/bin/hadolint Dockerfile
 
 ## bench: figures (records/s, drain rates, writes per record), printed, not asserted
 bench: setup

@@ -33,19 +33,7 @@ fi
 
 echo "setup: amazon-kclpy $KCLPY_VERSION wheel (Python only; the jars are Maven's)" >&2
 WHEEL=build/wheels/amazon_kclpy-$KCLPY_VERSION-py3-none-any.whl
-if [ ! -f "$WHEEL" ]; then
-  rm -rf build/kclpy-src && mkdir -p build/kclpy-src build/wheels
-  "$PYTHON" -m pip download -q --no-deps --no-binary :all: "amazon-kclpy==$KCLPY_VERSION" -d build/kclpy-src
-  tar -xzf "build/kclpy-src/amazon_kclpy-$KCLPY_VERSION.tar.gz" -C build/kclpy-src
-  # The sdist's build fetches the jars its pom.xml lists by URL (KCL 3.5.3, which the
-  # registry here does not serve).  Give it an empty list: the daemon's classpath is
-  # build/jars, resolved by Maven from our pom.xml, so no host is contacted here.
-  cat > "build/kclpy-src/amazon_kclpy-$KCLPY_VERSION/pom.xml" <<'POM'
-<?xml version="1.0" encoding="utf-8"?>
-<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion><properties/><dependencies/></project>
-POM
-  "$PYTHON" -m pip wheel -q --no-deps "build/kclpy-src/amazon_kclpy-$KCLPY_VERSION" -w build/wheels
-fi
+[ -f "$WHEEL" ] || bash .ci/build-kclpy-wheel.sh "$KCLPY_VERSION" build/wheels "$PYTHON"
 
 echo "setup: .venv" >&2
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
@@ -55,5 +43,16 @@ echo "setup: .venv" >&2
 echo "setup: kinesis-local (npm, package-lock.json)" >&2
 if [ ! -f node_modules/kinesis-local/main.js ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund --silent
+fi
+# tini: the container's init (Dockerfile ENTRYPOINT); the container test runs that exact
+# command line on this machine, so it needs the same program.
+if ! command -v tini >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: tini (Debian package, as in the Dockerfile)" >&2
+    apt-get install -y -q --no-install-recommends tini >/dev/null 2>&1 \
+      || { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends tini >/dev/null; }
+  else
+    echo "setup: warning: tini is not installed (apt-get install tini); the container test will skip" >&2
+  fi
 fi
 echo "setup: done" >&2

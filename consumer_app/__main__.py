@@ -22,6 +22,10 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--dynamodb-port", type=int, default=4568)
     up.add_argument("--persist", action="store_true", help="kinesis-local keeps its data on disk")
     lsub.add_parser("down", help="stop the processes `local up` started")
+    init = lsub.add_parser("init", help="create the stream and tables on the endpoints of the "
+                           "environment (used by compose.yaml); waits for them to answer")
+    init.add_argument("--shards", type=int, default=4)
+    init.add_argument("--wait", type=float, default=120.0, help="seconds to wait for the backend")
     lsub.add_parser("status", help="what runs where")
 
     demo = sub.add_parser("demo", help="produce, consume with two workers, show, reconcile")

