@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 
 from amazon_kclpy import kcl
 from amazon_kclpy.v3 import processor
 
+from consumer_app import logs
+
 
 class CheckpointOnly(processor.RecordProcessorBase):
     def initialize(self, initialize_input: object) -> None:
-        return None
+        # the same start event as the real processor, so both drains are timed alike
+        logs.configure("INFO")
+        logs.event(logging.getLogger("bench"), logging.INFO, "lease taken", event="initialize",
+                   shard=initialize_input.shard_id)  # type: ignore[attr-defined]
 
     def process_records(self, process_records_input: object) -> None:
         records = process_records_input.records  # type: ignore[attr-defined]
