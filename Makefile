@@ -2,11 +2,11 @@
 PY := .venv/bin/python
 SETUP_STAMP := .venv/.setup-done
 
-.PHONY: setup demo test test-fast lint bench clean
+.PHONY: setup demo test test-fast lint bench synth clean
 
 setup: $(SETUP_STAMP)
 
-$(SETUP_STAMP): .ci/setup.sh pyproject.toml pom.xml package.json package-lock.json
+$(SETUP_STAMP): .ci/setup.sh .ci/build-kclpy-wheel.sh pyproject.toml pom.xml package.json package-lock.json infra/requirements.txt
 	bash .ci/setup.sh
 	touch $@
 
@@ -23,12 +23,17 @@ test-fast: setup
 	$(PY) -m pytest -q -ra -m "not integration and not e2e"
 
 lint: setup
-	$(PY) -m ruff check consumer_app producer tests
+	$(PY) -m ruff check consumer_app producer tests infra
 	.venv/bin/hadolint Dockerfile
 
 ## bench: figures (records/s, drain rates, writes per record), printed, not asserted
 bench: setup
 	$(PY) -m tests.bench.run
 
+## synth: CloudFormation templates into infra/cdk.out (no AWS credentials needed)
+SYNTH_ARGS ?=
+synth: setup
+	cd infra && ../.venv/bin/python app.py $(SYNTH_ARGS)
+
 clean:
-	rm -rf .venv build node_modules .local .pytest_cache .ruff_cache .hypothesis
+	rm -rf .venv build node_modules .local .pytest_cache .ruff_cache .hypothesis infra/cdk.out bench-out

@@ -39,6 +39,8 @@ echo "setup: .venv" >&2
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade "pip==26.3"
 .venv/bin/python -m pip install -q --find-links build/wheels -e ".[local,dev]"
+# the CDK app (infra/): aws-cdk-lib is large (about 480 MB installed), pinned in its own file
+.venv/bin/python -m pip install -q -r infra/requirements.txt
 
 echo "setup: kinesis-local (npm, package-lock.json)" >&2
 if [ ! -f node_modules/kinesis-local/main.js ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

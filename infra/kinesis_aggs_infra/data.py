@@ -1,0 +1,69 @@
+"""The data plane: the input stream and the two tables the worker writes (DESIGN §1).
+
+Key schemas and the TTL attribute come from ``consumer_app.tables``: the worker refuses to
+start on a table whose keys differ, so the stack and the worker share one definition.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_kinesis as kinesis
+from aws_cdk import aws_kms as kms
+from constructs import Construct
+
+from consumer_app.tables import AGGREGATES, REJECTS, TableSpec
+from kinesis_aggs_infra.config import InfraConfig
+
+_ATTR_TYPES = {"S": dynamodb.AttributeType.STRING, "N": dynamodb.AttributeType.NUMBER,
+               "B": dynamodb.AttributeType.BINARY}
+
+
+def data_removal_policy(cfg: InfraConfig) -> RemovalPolicy:
+    """What ``cdk destroy`` does with data worth keeping: the tables and the logs."""
+    return RemovalPolicy.DESTROY if cfg.removal_policy == "DESTROY" else RemovalPolicy.RETAIN
+
+
+class DataPlane(Construct):
+    """Stream, aggregates table (kinesisAggs) and rejects table."""
+
+    def __init__(self, scope: Construct, construct_id: str, cfg: InfraConfig) -> None:
+        super().__init__(scope, construct_id)
+        self.stream_key: kms.Key | None = None
+        if cfg.stream_encryption == "KMS":
+            self.stream_key = kms.Key(
+                self, "StreamKey", enable_key_rotation=True,
+                description=f"Server-side encryption of the {cfg.stream_name} Kinesis stream",
+                # the stream goes with the stack (below); a key kept without it is useless
+                removal_policy=RemovalPolicy.DESTROY, pending_window=Duration.days(7))
+        # MANAGED: the aws/kinesis key (no KMS charge); KMS: a customer-managed key of this stack
+        encryption = kinesis.StreamEncryption.KMS if self.stream_key else kinesis.StreamEncryption.MANAGED
+        self.stream = kinesis.Stream(
+            self, "Stream",
+            stream_name=cfg.stream_name,
+            stream_mode=kinesis.StreamMode.PROVISIONED if cfg.provisioned else kinesis.StreamMode.ON_DEMAND,
+            shard_count=cfg.shard_count if cfg.provisioned else None,
+            retention_period=Duration.hours(cfg.stream_retention_hours),
+            encryption=encryption,
+            encryption_key=self.stream_key,
+            # In-flight records only (the aggregates are the durable result); a retained
+            # stream would keep billing and block the next deploy of the same name.
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.aggregates = self._table("Aggregates", cfg.aggregates_table_name, AGGREGATES, cfg)
+        self.rejects = self._table("Rejects", cfg.rejects_table_name, REJECTS, cfg)
+
+    def _table(self, construct_id: str, name: str, spec: TableSpec, cfg: InfraConfig) -> dynamodb.Table:
+        pk, sk = spec.partition_key, spec.sort_key
+        return dynamodb.Table(
+            self, construct_id,
+            table_name=name,
+            partition_key=dynamodb.Attribute(name=pk[0], type=_ATTR_TYPES[pk[1]]),
+            sort_key=dynamodb.Attribute(name=sk[0], type=_ATTR_TYPES[sk[1]]),
+            # Writes follow the stream's rate and bursts after a backlog; nothing to size.
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=cfg.point_in_time_recovery),
+            time_to_live_attribute=spec.ttl_attribute,
+            removal_policy=data_removal_policy(cfg),
+        )

@@ -1,0 +1,150 @@
+"""Dashboard and alarms: is the consumer keeping up, is anything throttled, are workers up.
+
+Lag and throughput come from the stream's own metrics (always there, whatever KCL's
+metrics level); KCL's metrics (namespace = application name) are shown through SEARCH
+expressions, which do not depend on the dimensions KCL picks.  Running vs desired tasks
+come from Container Insights.
+"""
+
+from __future__ import annotations
+
+import re
+
+from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cw
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from kinesis_aggs_infra.config import InfraConfig
+from kinesis_aggs_infra.data import DataPlane
+from kinesis_aggs_infra.service import WorkerService
+
+ONE_MINUTE = Duration.minutes(1)
+
+
+def dashboard_name(cfg: InfraConfig) -> str:
+    """Dashboard names allow letters, digits, '-' and '_' only."""
+    return re.sub(r"[^A-Za-z0-9_-]", "-", cfg.application_name)
+
+
+class Observability(Construct):
+    """One dashboard and three alarms (lag, sustained throttling, missing workers)."""
+
+    def __init__(self, scope: Construct, construct_id: str, cfg: InfraConfig, data: DataPlane,
+                 workers: WorkerService) -> None:
+        super().__init__(scope, construct_id)
+        stream = data.stream
+        service = workers.service
+        app = cfg.application_name
+
+        iterator_age = stream.metric_get_records_iterator_age_milliseconds(
+            statistic="Maximum", period=ONE_MINUTE, label="stream iterator age (max)")
+        incoming = stream.metric_incoming_records(statistic="Sum", period=ONE_MINUTE,
+                                                  label="records in (PutRecords)")
+        read = stream.metric_get_records(statistic="Sum", period=ONE_MINUTE,
+                                                 label="records out (GetRecords)")
+        read_throttles = stream.metric_read_provisioned_throughput_exceeded(
+            statistic="Sum", period=ONE_MINUTE, label=f"{cfg.stream_name} read throttles")
+
+        def kcl(metric: str, stat: str, label: str) -> cw.MathExpression:
+            return cw.MathExpression(
+                expression=f"SEARCH('Namespace=\"{app}\" MetricName=\"{metric}\"', '{stat}', 60)",
+                label=label, period=ONE_MINUTE)
+
+        def ddb(table: str, metric: str) -> cw.Metric:
+            return cw.Metric(namespace="AWS/DynamoDB", metric_name=metric,
+                             dimensions_map={"TableName": table}, statistic="Sum", period=ONE_MINUTE,
+                             label=f"{table} {metric}")
+
+        throttles = {
+            "agg": ddb(cfg.aggregates_table_name, "WriteThrottleEvents"),
+            "rej": ddb(cfg.rejects_table_name, "WriteThrottleEvents"),
+            "lsw": ddb(app, "WriteThrottleEvents"),
+            "lsr": ddb(app, "ReadThrottleEvents"),
+            "kin": read_throttles,
+        }
+        ecs_dims = {"ClusterName": workers.cluster.cluster_name, "ServiceName": service.service_name}
+        running = cw.Metric(namespace="ECS/ContainerInsights", metric_name="RunningTaskCount",
+                            dimensions_map=ecs_dims, statistic="Average", period=ONE_MINUTE,
+                            label="running tasks")
+        desired = cw.Metric(namespace="ECS/ContainerInsights", metric_name="DesiredTaskCount",
+                            dimensions_map=ecs_dims, statistic="Average", period=ONE_MINUTE,
+                            label="desired tasks")
+
+        # -- alarms ----------------------------------------------------------------------
+        self.iterator_age_alarm = cw.Alarm(
+            self, "IteratorAgeAlarm",
+            alarm_description=(f"{cfg.stream_name}: the oldest unread record is older than "
+                               f"{cfg.iterator_age_alarm_seconds} s for 5 minutes, or nobody reads "
+                               "the stream (missing data counts as breaching)"),
+            metric=iterator_age,
+            threshold=cfg.iterator_age_alarm_seconds * 1000,
+            comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=5, datapoints_to_alarm=5,
+            treat_missing_data=cw.TreatMissingData.BREACHING)
+        self.throttle_alarm = cw.Alarm(
+            self, "ThrottlingAlarm",
+            alarm_description=(f"Throttling every minute for {cfg.throttle_alarm_minutes} minutes: "
+                               "DynamoDB (aggregates, rejects, lease table) or Kinesis reads. "
+                               "The worker retries throttled writes, so this means it is falling behind"),
+            metric=cw.MathExpression(
+                expression=" + ".join(f"FILL({k}, 0)" for k in throttles),
+                using_metrics=throttles, label="throttled requests", period=ONE_MINUTE),
+            threshold=0,
+            comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=cfg.throttle_alarm_minutes,
+            datapoints_to_alarm=cfg.throttle_alarm_minutes,
+            treat_missing_data=cw.TreatMissingData.NOT_BREACHING)
+        self.tasks_alarm = cw.Alarm(
+            self, "TasksBelowDesiredAlarm",
+            alarm_description=(f"Fewer workers running than desired for {cfg.tasks_below_desired_minutes} "
+                               "minutes: tasks failing to start or to pass their health check"),
+            metric=cw.MathExpression(expression="desired - running",
+                                     using_metrics={"desired": desired, "running": running},
+                                     label="desired - running", period=ONE_MINUTE),
+            threshold=0,
+            comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=cfg.tasks_below_desired_minutes,
+            datapoints_to_alarm=cfg.tasks_below_desired_minutes,
+            treat_missing_data=cw.TreatMissingData.NOT_BREACHING)
+        self.alarms = [self.iterator_age_alarm, self.throttle_alarm, self.tasks_alarm]
+        if cfg.alarm_topic_arn:
+            topic = sns.Topic.from_topic_arn(self, "AlarmTopic", cfg.alarm_topic_arn)
+            for alarm in self.alarms:
+                alarm.add_alarm_action(cw_actions.SnsAction(topic))
+                alarm.add_ok_action(cw_actions.SnsAction(topic))
+
+        # -- dashboard ---------------------------------------------------------------------
+        self.dashboard = cw.Dashboard(self, "Dashboard", dashboard_name=dashboard_name(cfg),
+                                      default_interval=Duration.hours(3))
+        width = 12
+        self.dashboard.add_widgets(
+            cw.GraphWidget(
+                title="Lag: iterator age (ms)", width=width,
+                left=[iterator_age, kcl("MillisBehindLatest", "Maximum", "KCL MillisBehindLatest")],
+                left_annotations=[cw.HorizontalAnnotation(value=cfg.iterator_age_alarm_seconds * 1000,
+                                                          label="alarm")]),
+            cw.GraphWidget(
+                title="Records in and out (per minute)", width=width,
+                left=[incoming, read, kcl("RecordsProcessed", "Sum", "KCL RecordsProcessed")]),
+        )
+        self.dashboard.add_widgets(
+            cw.GraphWidget(
+                title="Rejects written (write units of the rejects table, about 1 per reject)",
+                width=width,
+                left=[data.rejects.metric_consumed_write_capacity_units(
+                    statistic="Sum", period=ONE_MINUTE, label="rejects table write units")]),
+            cw.GraphWidget(title="Throttled requests (per minute)", width=width,
+                           left=list(throttles.values())),
+        )
+        self.dashboard.add_widgets(
+            cw.GraphWidget(title="Workers: running vs desired tasks", width=width,
+                           left=[running, desired], left_y_axis=cw.YAxisProps(min=0)),
+            cw.GraphWidget(title="Worker CPU and memory (%)", width=width,
+                           left=[service.metric_cpu_utilization(period=ONE_MINUTE),
+                                 service.metric_memory_utilization(period=ONE_MINUTE)],
+                           left_y_axis=cw.YAxisProps(min=0, max=100)),
+        )
+        self.dashboard.add_widgets(
+            cw.AlarmStatusWidget(title="Alarms", alarms=self.alarms, width=24, height=3))

@@ -1,0 +1,225 @@
+"""The workers: network, ECS cluster, Fargate task and service, least-privilege IAM, scaling.
+
+One task is one KCL MultiLangDaemon (``python -m consumer_app run``), which holds some of
+the stream's shard leases; KCL spreads the leases over however many tasks run.  So the
+task count is what follows the shards, and every change of it moves leases (each move is
+a graceful handoff: shutdown_requested, checkpoint, lease_lost), hence the long scale-in
+cooldown.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import Aws, Duration, IgnoreMode, Stack
+from aws_cdk import aws_applicationautoscaling as appscaling
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecr_assets as ecr_assets
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from kinesis_aggs_infra.config import LOG_RETENTION, InfraConfig
+from kinesis_aggs_infra.data import DataPlane, data_removal_policy
+
+#: Paths (Docker ignore syntax, relative to the build context) never sent to the image
+#: build: environments, caches, build output, VCS data, tests and this CDK app.  Merged
+#: with the context's own .dockerignore, if any.  Keeps the staged asset small and its
+#: hash stable (an edit under infra/ or tests/ does not rebuild the image).
+ASSET_EXCLUDES: tuple[str, ...] = (
+    ".git", ".venv", "venv", "node_modules", "build", "dist", "cdk.out", ".local", "tests", "infra",
+    ".pytest_cache", ".ruff_cache", ".mypy_cache", ".hypothesis", "bench-out", "*.egg-info",
+    "**/__pycache__", "**/*.pyc", "**/.DS_Store",
+)
+
+HEALTH_COMMAND = ("CMD", "python", "-m", "consumer_app", "health")
+
+#: Kinesis actions of a polling KCL consumer (no enhanced fan-out: retrievalMode = POLLING).
+KINESIS_READ_ACTIONS = ("kinesis:DescribeStreamSummary", "kinesis:GetRecords",
+                        "kinesis:GetShardIterator", "kinesis:ListShards")
+#: KCL 3 creates the lease table (named after the application) and its GSI, then reads and
+#: writes leases, coordinator state and worker metrics in it.
+LEASE_TABLE_ACTIONS = ("dynamodb:CreateTable", "dynamodb:DeleteItem", "dynamodb:DescribeTable",
+                       "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:Scan",
+                       "dynamodb:UpdateItem", "dynamodb:UpdateTable")
+AGGREGATES_ACTIONS = ("dynamodb:DescribeTable", "dynamodb:UpdateItem")
+REJECTS_ACTIONS = ("dynamodb:BatchWriteItem", "dynamodb:DescribeTable", "dynamodb:PutItem")
+#: KCL >= 3.5 probes these pre-3.5 table names once (DescribeTable, expecting not-found).
+LEGACY_TABLE_SUFFIXES = ("-CoordinatorState", "-WorkerMetricStats")
+
+
+def retention(cfg: InfraConfig) -> logs.RetentionDays:
+    """logRetentionDays as CDK's enum (a jsii enum: its values are names, not day counts)."""
+    return logs.RetentionDays[LOG_RETENTION[cfg.log_retention_days]]
+
+
+def default_docker_context() -> Path:
+    """The repository root (``..`` from infra/), where the Dockerfile lives."""
+    return Path(__file__).resolve().parents[2]
+
+
+class WorkerService(Construct):
+    """VPC (new or looked up), cluster, task definition, Fargate service and its scaling."""
+
+    def __init__(self, scope: Construct, construct_id: str, cfg: InfraConfig, data: DataPlane,
+                 docker_context: Path) -> None:
+        super().__init__(scope, construct_id)
+        self.cfg = cfg
+        self.vpc = self._network(cfg)
+        self.cluster = ecs.Cluster(
+            self, "Cluster", vpc=self.vpc,
+            # running vs desired task counts (dashboard, alarm) come from Container Insights
+            container_insights_v2=ecs.ContainerInsights.ENABLED)
+        self.log_group = logs.LogGroup(
+            self, "WorkerLogs", retention=retention(cfg),
+            removal_policy=data_removal_policy(cfg))
+        self.task_role = iam.Role(
+            self, "TaskRole", assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
+            description=f"KCL worker {cfg.application_name}: read {cfg.stream_name}, write the tables")
+        self._grant(cfg, data)
+        self.task_definition = self._task(cfg, docker_context)
+        self.security_group = ec2.SecurityGroup(
+            self, "WorkerSecurityGroup", vpc=self.vpc, allow_all_outbound=False,
+            description="KCL workers: no inbound; outbound HTTPS to AWS APIs only")
+        self.security_group.add_egress_rule(
+            ec2.Peer.any_ipv4(), ec2.Port.tcp(443),
+            "HTTPS to AWS APIs (ECR, Kinesis, DynamoDB, CloudWatch, STS)")
+        self.service = ecs.FargateService(
+            self, "Service",
+            cluster=self.cluster,
+            task_definition=self.task_definition,
+            desired_count=cfg.baseline_workers,
+            # Rolling deploys start the new tasks before stopping old ones: leases move once.
+            min_healthy_percent=100,
+            max_healthy_percent=200,
+            circuit_breaker=ecs.DeploymentCircuitBreaker(enable=True, rollback=True),
+            assign_public_ip=cfg.public_tasks,
+            vpc_subnets=ec2.SubnetSelection(
+                subnet_type=ec2.SubnetType.PUBLIC if cfg.public_tasks
+                else ec2.SubnetType.PRIVATE_WITH_EGRESS),
+            security_groups=[self.security_group],
+            platform_version=ecs.FargatePlatformVersion.LATEST,
+        )
+        self.scaling = self._scaling(cfg, data)
+
+    # -- network ------------------------------------------------------------------------
+    def _network(self, cfg: InfraConfig) -> ec2.IVpc:
+        if cfg.vpc_id:
+            return ec2.Vpc.from_lookup(self, "Vpc", vpc_id=cfg.vpc_id)
+        subnets = [ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC,
+                                           cidr_mask=24)]
+        if cfg.nat_gateways:
+            subnets.append(ec2.SubnetConfiguration(
+                name="private", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS, cidr_mask=22))
+        vpc = ec2.Vpc(
+            self, "Vpc",
+            ip_addresses=ec2.IpAddresses.cidr("10.40.0.0/16"),
+            max_azs=cfg.max_azs,
+            # 0 by default: tasks in public subnets with public IPs reach the AWS APIs without
+            # a NAT gateway (about 33 USD a month each, plus traffic)
+            nat_gateways=cfg.nat_gateways,
+            subnet_configuration=subnets,
+            # Nothing uses the default security group; closing it takes a Lambda-backed
+            # custom resource, which this stack avoids.
+            restrict_default_security_group=False,
+        )
+        flow_logs = logs.LogGroup(self, "VpcFlowLogs", retention=retention(cfg),
+                                  removal_policy=data_removal_policy(cfg))
+        vpc.add_flow_log("FlowLog", destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_logs),
+                         traffic_type=ec2.FlowLogTrafficType.REJECT)
+        return vpc
+
+    # -- IAM ------------------------------------------------------------------------------
+    def _table_arn(self, name: str) -> str:
+        return Stack.of(self).format_arn(service="dynamodb", resource="table", resource_name=name)
+
+    def _grant(self, cfg: InfraConfig, data: DataPlane) -> None:
+        app = cfg.application_name
+        statements = [
+            iam.PolicyStatement(sid="KinesisRead", actions=list(KINESIS_READ_ACTIONS),
+                                resources=[data.stream.stream_arn]),
+            iam.PolicyStatement(sid="LeaseTable", actions=list(LEASE_TABLE_ACTIONS),
+                                resources=[self._table_arn(app)]),
+            iam.PolicyStatement(sid="LeaseTableIndex", actions=["dynamodb:Query"],
+                                resources=[self._table_arn(f"{app}/index/*")]),
+            iam.PolicyStatement(sid="LegacyCoordinatorTables", actions=["dynamodb:DescribeTable"],
+                                resources=[self._table_arn(app + s) for s in LEGACY_TABLE_SUFFIXES]),
+            iam.PolicyStatement(sid="AggregatesWrite", actions=list(AGGREGATES_ACTIONS),
+                                resources=[data.aggregates.table_arn]),
+            iam.PolicyStatement(sid="RejectsWrite", actions=list(REJECTS_ACTIONS),
+                                resources=[data.rejects.table_arn]),
+            # PutMetricData has no resource-level permissions: "*" restricted by namespace.
+            iam.PolicyStatement(sid="KclMetrics", actions=["cloudwatch:PutMetricData"], resources=["*"],
+                                conditions={"StringEquals": {"cloudwatch:namespace": app}}),
+        ]
+        if data.stream_key is not None:
+            statements.append(iam.PolicyStatement(sid="StreamKeyDecrypt", actions=["kms:Decrypt"],
+                                                  resources=[data.stream_key.key_arn]))
+        for statement in statements:
+            self.task_role.add_to_principal_policy(statement)
+
+    # -- task -----------------------------------------------------------------------------
+    def _task(self, cfg: InfraConfig, docker_context: Path) -> ecs.FargateTaskDefinition:
+        arm = cfg.cpu_architecture == "ARM64"
+        task = ecs.FargateTaskDefinition(
+            self, "Task", cpu=cfg.cpu, memory_limit_mib=cfg.memory_mib, task_role=self.task_role,
+            runtime_platform=ecs.RuntimePlatform(
+                cpu_architecture=ecs.CpuArchitecture.ARM64 if arm else ecs.CpuArchitecture.X86_64,
+                operating_system_family=ecs.OperatingSystemFamily.LINUX))
+        image = ecs.ContainerImage.from_asset(
+            str(docker_context), file="Dockerfile", exclude=list(ASSET_EXCLUDES),
+            ignore_mode=IgnoreMode.DOCKER,
+            # build for the task's architecture, whatever machine runs `cdk deploy`
+            platform=ecr_assets.Platform.LINUX_ARM64 if arm else ecr_assets.Platform.LINUX_AMD64)
+        env = cfg.worker_environment_vars()
+        env["AWS_REGION"] = Aws.REGION  # the Java SDK inside KCL reads AWS_REGION
+        env["AWS_DEFAULT_REGION"] = Aws.REGION  # boto3 reads this one
+        self.container = task.add_container(
+            "worker",
+            image=image,
+            essential=True,
+            environment=env,
+            logging=ecs.LogDrivers.aws_logs(stream_prefix="worker", log_group=self.log_group),
+            health_check=ecs.HealthCheck(
+                command=list(HEALTH_COMMAND),
+                interval=Duration.seconds(30),
+                timeout=Duration.seconds(10),
+                retries=3,
+                # KCL takes up to about 2 minutes on AWS before its first lease and record
+                start_period=Duration.seconds(120)),
+            # > shutdownGraceMillis (checked at synth): SIGTERM, final checkpoints, then exit.
+            # The image's own init (tini, its ENTRYPOINT) forwards SIGTERM to the JVM and
+            # reaps the record-processor children, so no ECS init process is added.
+            stop_timeout=Duration.seconds(cfg.stop_timeout_seconds),
+        )
+        return task
+
+    # -- scaling --------------------------------------------------------------------------
+    def _scaling(self, cfg: InfraConfig, data: DataPlane) -> ecs.ScalableTaskCount:
+        scaling = self.service.auto_scale_task_count(min_capacity=cfg.baseline_workers,
+                                                     max_capacity=cfg.max_capacity)
+        scaling.scale_on_cpu_utilization(
+            "CpuTarget", target_utilization_percent=cfg.cpu_target_percent,
+            scale_out_cooldown=Duration.seconds(cfg.scale_out_cooldown_seconds),
+            scale_in_cooldown=Duration.seconds(cfg.scale_in_cooldown_seconds))
+        lag = data.stream.metric_get_records_iterator_age_milliseconds(
+            statistic="Maximum", period=Duration.minutes(1))
+        out_ms, in_ms = cfg.scale_out_lag_seconds * 1000, cfg.scale_in_lag_seconds * 1000
+        # Two policies, so that adding workers is quick and removing them is slow.
+        scaling.scale_on_metric(
+            "LagScaleOut", metric=lag,
+            scaling_steps=[appscaling.ScalingInterval(upper=out_ms, change=0),
+                           appscaling.ScalingInterval(lower=out_ms, change=1),
+                           appscaling.ScalingInterval(lower=out_ms * 5, change=2)],
+            adjustment_type=appscaling.AdjustmentType.CHANGE_IN_CAPACITY,
+            cooldown=Duration.seconds(cfg.scale_out_cooldown_seconds),
+            evaluation_periods=3, datapoints_to_alarm=3)
+        scaling.scale_on_metric(
+            "LagScaleIn", metric=lag,
+            scaling_steps=[appscaling.ScalingInterval(upper=in_ms, change=-1),
+                           appscaling.ScalingInterval(lower=in_ms, change=0)],
+            adjustment_type=appscaling.AdjustmentType.CHANGE_IN_CAPACITY,
+            cooldown=Duration.seconds(cfg.scale_in_cooldown_seconds),
+            evaluation_periods=15, datapoints_to_alarm=15)
+        return scaling

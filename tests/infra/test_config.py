@@ -1,0 +1,211 @@
+"""Settings from CDK context: defaults, coercion, the checks that fail the synth early."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kinesis_aggs_infra.config import (
+    DEFAULTS,
+    ConfigError,
+    from_context,
+    load_context,
+    parse_override,
+)
+
+from consumer_app.settings import Settings
+
+pytestmark = pytest.mark.infra
+
+INFRA = Path(__file__).resolve().parents[2] / "infra"
+
+
+def cfg_error(**ctx: Any) -> str:
+    with pytest.raises(ConfigError) as info:
+        from_context(ctx)
+    return str(info.value)
+
+
+def test_defaults() -> None:
+    cfg = from_context({})
+    assert (cfg.stream_name, cfg.stream_mode, cfg.stream_encryption) == \
+        ("input_stream", "ON_DEMAND", "MANAGED")
+    assert (cfg.aggregates_table_name, cfg.rejects_table_name) == ("kinesisAggs", "kinesisAggs-rejects")
+    assert cfg.application_name == "kinesis-aggs-consumer"
+    assert (cfg.min_workers, cfg.max_capacity, cfg.baseline_workers) == (1, 4, 1)
+    assert cfg.task_subnets == "public" and cfg.public_tasks
+    assert (cfg.stop_timeout_seconds, cfg.shutdown_grace_millis) == (40, 25000)
+
+
+def test_worker_defaults_match_the_worker() -> None:
+    """The stack passes the worker's own defaults, so deploying changes no behaviour."""
+    s = Settings()
+    assert DEFAULTS["shutdownGraceMillis"] == s.shutdown_grace_millis == 25000
+    assert DEFAULTS["windowSeconds"] == s.window_seconds
+    assert DEFAULTS["initialPosition"] == s.initial_position
+    assert DEFAULTS["retryMaxAttempts"] == s.retry_max_attempts
+    assert DEFAULTS["retryMaxSeconds"] == s.retry_max_seconds
+    assert DEFAULTS["rejectTtlDays"] == s.reject_ttl_days
+    assert DEFAULTS["logLevel"] == s.log_level
+    assert DEFAULTS["statsIntervalSeconds"] == s.stats_interval_seconds
+    assert DEFAULTS["healthMaxAgeSeconds"] == s.health_max_age_seconds
+    assert (DEFAULTS["streamName"], DEFAULTS["aggregatesTableName"], DEFAULTS["rejectsTableName"],
+            DEFAULTS["applicationName"]) == (s.stream_name, s.aggregates_table, s.rejects_table,
+                                             s.application_name)
+
+
+def test_cdk_json_context_agrees_with_the_defaults() -> None:
+    doc = json.loads((INFRA / "cdk.json").read_text())
+    assert doc["app"] == "../.venv/bin/python app.py"
+    for key, value in doc["context"].items():
+        assert DEFAULTS[key] == value, key
+
+
+def _readme_settings() -> dict[str, str]:
+    text = (INFRA.parent / "README.md").read_text().split("## Deploy to AWS", 1)[1]
+    rows = re.findall(r"^\| `([A-Za-z]+)` \| `([^`]*)` \|", text, flags=re.M)
+    return dict(rows)
+
+
+def test_readme_lists_every_setting_with_its_default() -> None:
+    documented = _readme_settings()
+    assert set(documented) == set(DEFAULTS)
+    for key, default in DEFAULTS.items():
+        shown = json.dumps(default) if default == "" else json.dumps(default).strip('"')
+        assert documented[key] == shown, key
+
+
+@pytest.mark.parametrize(("shards", "per_worker", "max_workers", "baseline", "ceiling"), [
+    (4, 2, 0, 2, 4),
+    (16, 4, 0, 4, 16),
+    (16, 2, 10, 8, 10),
+    (3, 2, 0, 2, 3),
+    (4, 1, 0, 4, 4),     # one worker per shard, and never more
+    (2, 1, 50, 2, 2),    # maxWorkers above the shard count is capped
+])
+def test_workers_follow_the_shards(shards: int, per_worker: int, max_workers: int, baseline: int,
+                                   ceiling: int) -> None:
+    cfg = from_context({"streamMode": "PROVISIONED", "shardCount": shards,
+                        "shardsPerWorker": per_worker, "maxWorkers": max_workers})
+    assert (cfg.baseline_workers, cfg.max_capacity) == (baseline, ceiling)
+    assert cfg.max_capacity <= shards
+
+
+def test_too_few_max_workers_for_the_shards() -> None:
+    msg = cfg_error(streamMode="PROVISIONED", shardCount=16, shardsPerWorker=2, maxWorkers=4)
+    assert "maxWorkers=4 is below ceil(shardCount 16 / shardsPerWorker 2) = 8" in msg
+
+
+def test_more_min_workers_than_shards() -> None:
+    assert "minWorkers=5 exceeds shardCount=4" in cfg_error(streamMode="PROVISIONED", shardCount=4,
+                                                            minWorkers=5)
+    assert "minWorkers=5 exceeds maxWorkers=0 (0: 4 for ON_DEMAND)" in cfg_error(minWorkers=5)
+
+
+@pytest.mark.parametrize(("stop", "grace", "ok"), [
+    (30, 25000, True), (28, 25000, True), (27, 25000, False), (20, 25000, False), (120, 110000, True),
+])
+def test_stop_timeout_must_exceed_the_shutdown_grace(stop: int, grace: int, ok: bool) -> None:
+    ctx = {"stopTimeoutSeconds": stop, "shutdownGraceMillis": grace}
+    if ok:
+        assert from_context(ctx).stop_timeout_seconds == stop
+    else:
+        msg = cfg_error(**ctx)
+        assert f"stopTimeoutSeconds={stop} must exceed shutdownGraceMillis={grace} + 2000 ms" in msg
+
+
+def test_stop_timeout_fargate_maximum() -> None:
+    assert "stopTimeoutSeconds=121: must be between 2 and 120" in cfg_error(stopTimeoutSeconds=121)
+
+
+def test_cli_strings_are_coerced() -> None:
+    """`cdk -c shardCount=16` arrives as a string."""
+    cfg = from_context({"streamMode": "provisioned", "shardCount": "16", "pointInTimeRecovery": "false",
+                        "shardsPerWorker": "4", "retryMaxSeconds": "90.5",
+                        "workerEnvironment": '{"WRITE_CONCURRENCY": 8}'})
+    assert (cfg.stream_mode, cfg.shard_count, cfg.point_in_time_recovery) == ("PROVISIONED", 16, False)
+    assert cfg.retry_max_seconds == 90.5
+    assert cfg.worker_environment == {"WRITE_CONCURRENCY": "8"}
+    assert cfg.worker_environment_vars()["RETRY_MAX_SECONDS"] == "90.5"
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    msg = cfg_error(shardcount=3, streamMode="FAST", cpu=1024, memoryMiB=1000, logRetentionDays=10,
+                    streamEncryption="AES", shardCount="many")
+    assert "shardcount: unknown setting (did you mean shardCount?)" in msg
+    assert "streamMode='FAST': one of ON_DEMAND, PROVISIONED" in msg
+    assert "memoryMiB=1000: with cpu=1024 Fargate allows 2048-8192 in steps of 1024" in msg
+    assert "logRetentionDays=10: one of 1, 3, 5, 7, 14, 30" in msg
+    assert "streamEncryption='AES'" in msg
+    assert "shardCount='many': must be an integer" in msg
+
+
+def test_cli_and_feature_flag_keys_are_not_settings() -> None:
+    cfg = from_context({"@aws-cdk/core:newStyleStackSynthesis": True, "aws:cdk:enable-path-metadata": True,
+                        "acknowledged-issue-numbers": [1], "vpc-provider:account=1:region=x": {}})
+    assert cfg.stream_name == "input_stream"
+
+
+def test_names_are_checked() -> None:
+    msg = cfg_error(aggregatesTableName="x", applicationName="kinesisAggs-rejects", streamName="a b")
+    assert "aggregatesTableName='x': a DynamoDB table name" in msg
+    assert "applicationName names the KCL lease table: it must differ from the table names" in msg
+    assert "streamName='a b'" in msg
+
+
+def test_worker_environment_is_validated_by_the_worker_rules() -> None:
+    msg = cfg_error(windowSeconds=0, initialPosition="AT_TIMESTAMP",
+                    workerEnvironment={"STREAM_NAME": "other", "WRITE_CONCURRENCY": "999", "bad-key": "1"})
+    assert "workerEnvironment.STREAM_NAME: set by the stack" in msg
+    assert "workerEnvironment.bad-key: not an environment variable name" in msg
+    assert "WINDOW_SECONDS='0': must be between 1 and" in msg
+    assert "INITIAL_POSITION='AT_TIMESTAMP'" in msg
+    assert "WRITE_CONCURRENCY='999': must be between 1 and 64" in msg
+
+
+def test_network_options() -> None:
+    assert from_context({"natGateways": 1}).task_subnets == "private"
+    assert from_context({"vpcId": "vpc-0123456789abcdef0"}).task_subnets == "private"
+    assert from_context({"vpcId": "vpc-0123456789abcdef0", "taskSubnets": "public"}).public_tasks
+    assert "taskSubnets=private needs natGateways >= 1" in cfg_error(taskSubnets="private")
+    assert "vpcId='vpc-1': a VPC id" in cfg_error(vpcId="vpc-1")
+    assert "natGateways applies to a new VPC only" in cfg_error(vpcId="vpc-0123456789abcdef0", natGateways=1)
+
+
+def test_scaling_thresholds() -> None:
+    assert "scaleInLagSeconds=60 must be below scaleOutLagSeconds=60" in cfg_error(scaleInLagSeconds=60)
+    assert "cpuTargetPercent=5: must be between 10 and 95" in cfg_error(cpuTargetPercent=5)
+
+
+def test_context_sources_in_order(tmp_path: Path) -> None:
+    (tmp_path / "cdk.json").write_text(json.dumps(
+        {"app": "x", "context": {"shardCount": 2, "streamName": "a", "windowSeconds": 10}}))
+    (tmp_path / "cdk.context.json").write_text(json.dumps({"streamName": "b"}))
+    overflow = tmp_path / "overflow.json"
+    overflow.write_text(json.dumps({"windowSeconds": 20}))
+    env = {"CDK_CONTEXT_JSON": json.dumps({"shardCount": 3, "streamName": "c"}),
+           "CONTEXT_OVERFLOW_LOCATION_ENV": str(overflow)}
+    ctx = load_context(tmp_path, env, overrides={"shardCount": 4})
+    assert (ctx["shardCount"], ctx["streamName"], ctx["windowSeconds"]) == (4, "c", 20)
+    assert load_context(tmp_path, {})["streamName"] == "b"
+    with pytest.raises(ConfigError, match="CDK_CONTEXT_JSON is not JSON"):
+        load_context(tmp_path, {"CDK_CONTEXT_JSON": "{"})
+
+
+def test_parse_override() -> None:
+    assert parse_override("shardCount=16") == ("shardCount", 16)
+    assert parse_override("streamMode=PROVISIONED") == ("streamMode", "PROVISIONED")
+    assert parse_override('workerEnvironment={"A": "1"}') == ("workerEnvironment", {"A": "1"})
+    with pytest.raises(ConfigError, match="expected key=value"):
+        parse_override("shardCount")
+
+
+def test_every_log_retention_maps_to_cdk() -> None:
+    from aws_cdk import aws_logs as logs
+    from kinesis_aggs_infra.config import LOG_RETENTION
+
+    assert set(LOG_RETENTION.values()) == set(logs.RetentionDays.__members__) - {"INFINITE"}
+
