@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 SETUP_STAMP := .venv/.setup-done
 
-.PHONY: setup demo test test-fast lint bench synth clean
+.PHONY: setup demo test test-fast lint bench chaos synth clean
 
 setup: $(SETUP_STAMP)
 
@@ -25,6 +25,11 @@ test-fast: setup
 lint: setup
 	$(PY) -m ruff check consumer_app producer tests infra
 	.venv/bin/hadolint Dockerfile
+
+## chaos: every fault scenario with real workers; prints a table (about 25 minutes)
+CHAOS_ARGS ?=
+chaos: setup
+	$(PY) -m consumer_app chaos $(CHAOS_ARGS)
 
 ## bench: figures (records/s, drain rates, writes per record), printed, not asserted
 bench: setup

@@ -35,6 +35,14 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--workers", type=int, default=2)
     demo.add_argument("--shards", type=int, default=4)
     demo.add_argument("--seed", type=int, default=None)
+    sub.add_parser("chaos", add_help=False, help="fault scenarios with real workers "
+                   "(python -m consumer_app chaos --help)")
+    if argv is None:
+        argv = sys.argv[1:]
+    if argv[:1] == ["chaos"]:
+        from consumer_app.chaos.runner import main as chaos_main
+
+        return chaos_main(argv[1:])
     args = p.parse_args(argv)
 
     if args.command == "run":

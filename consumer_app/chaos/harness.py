@@ -1,0 +1,225 @@
+"""What every scenario needs: a private stack, a DynamoDB fault proxy, supervised workers,
+a seeded producer, progress tracking from the lease table, and the final accounting.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from consumer_app.local import inspect, stack
+from consumer_app.local.fault_proxy import FaultProxy
+from consumer_app.local.workers import Supervisor, Worker, worker_env
+from consumer_app.reconcile import Observed, reconcile
+from producer.__main__ import parse_args as producer_args
+from producer.__main__ import run as produce
+from producer.summary import Summary
+
+
+@dataclass
+class Result:
+    scenario: str
+    produced: int = 0
+    aggregated: int = 0
+    rejected: int = 0
+    lost: int = 0
+    counted_twice: int = 0
+    recovery_s: float | None = None
+    passed: bool = False
+    details: dict[str, Any] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def account(result: Result, expected: dict[str, Any], obs: Observed) -> None:
+    """Fill produced/aggregated/rejected/lost/counted_twice from a summary and the tables."""
+    rec = reconcile(expected, obs)
+    result.produced, result.aggregated, result.rejected = rec.produced, rec.aggregated, rec.rejected
+    lost = twice = 0
+    for v, want in expected["vendors"].items():
+        d = want["trips"] - obs.trips[int(v)]
+        lost, twice = lost + max(d, 0), twice + max(-d, 0)
+    for v in set(obs.trips) - {int(v) for v in expected["vendors"]}:
+        twice += obs.trips[v]
+    want_rejects = Counter(expected["unclean"]["byReason"])
+    for reason in set(want_rejects) | set(obs.rejects):
+        d = want_rejects[reason] - obs.rejects[reason]
+        lost, twice = lost + max(d, 0), twice + max(-d, 0)
+    result.lost, result.counted_twice = lost, twice
+    result.problems += rec.lines
+
+
+class Run:
+    """One scenario's world; use as a context manager (everything stops at the end)."""
+
+    def __init__(self, name: str, log_root: Path, shards: int, workers: int,
+                 env_extra: dict[str, str] | None = None, persist: bool = False) -> None:
+        self.name = name
+        self.log_dir = log_root / name
+        self.stack = stack.private_stack(self.log_dir, shards=shards)
+        self.persist = persist
+        self.app = f"chaos-{name}-{int(time.time())}"
+        self.initial_workers = workers
+        self.env_extra = {"STATS_INTERVAL_SECONDS": "2", "SHUTDOWN_GRACE_MILLIS": "10000",
+                          **(env_extra or {})}
+        self.workers: list[Worker] = []
+        self.summary = Summary()
+        self.producer_errors: list[str] = []
+        self._producers: list[threading.Thread] = []
+        self.proxy: FaultProxy | None = None
+        self.sup: Supervisor | None = None
+
+    # -- lifecycle ----------------------------------------------------------------------
+    def __enter__(self) -> Run:
+        self.stack.start(persist=self.persist)
+        self.proxy = FaultProxy(self.stack.dynamodb_port).start()
+        base = {**self.stack.env(), "AWS_ENDPOINT_URL_DYNAMODB": self.proxy.url}
+        self.env = worker_env(base, self.app, **self.env_extra)
+        self.workers = [self._worker(i + 1) for i in range(self.initial_workers)]
+        self.sup = Supervisor(self.workers).__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for t in self._producers:
+            t.join(600)
+        if self.sup is not None:
+            self.sup.__exit__(*exc)
+        if self.proxy is not None:
+            self.proxy.stop()
+        self.stack.stop()
+
+    def _worker(self, n: int) -> Worker:
+        return Worker(f"w{n}", dict(self.env), self.log_dir)
+
+    def add_worker(self) -> Worker:
+        assert self.sup is not None
+        w = self._worker(len(self.workers) + 1)
+        self.workers.append(w)
+        self.sup.workers.append(w)
+        w.start()
+        return w
+
+    # -- producing ----------------------------------------------------------------------
+    def produce(self, count: int, rate: float | None, unclean_ratio: float = 0.05, seed: int = 1,
+                background: bool = True) -> threading.Thread | None:
+        argv = ["--stream", self.stack.stream, "--count", str(count), "--unclean-ratio",
+                str(unclean_ratio), "--seed", str(seed), "--quiet"]
+        if rate:
+            argv += ["--rate", str(rate)]
+        args = producer_args(argv)
+        kinesis = self.stack.client("kinesis")
+
+        def go() -> None:
+            try:
+                produce(args, self.summary, kinesis)
+            except Exception as exc:
+                self.producer_errors.append(f"{type(exc).__name__}: {exc}")
+
+        if not background:
+            go()
+            return None
+        t = threading.Thread(target=go, name=f"producer-{self.name}")
+        t.start()
+        self._producers.append(t)
+        return t
+
+    def wait_producers(self, timeout_s: float = 900) -> None:
+        for t in self._producers:
+            t.join(timeout_s)
+
+    # -- observing ----------------------------------------------------------------------
+    def leases(self) -> dict[str, dict[str, str]]:
+        return inspect.leases(self.stack.client("dynamodb"), self.app)
+
+    def leader(self) -> str | None:
+        """The worker holding KCL's leader lock (a row of the lease table in KCL 3.5)."""
+        from consumer_app.local.inspect import scan_all
+
+        try:
+            rows = scan_all(self.stack.client("dynamodb"), self.app)
+        except Exception:
+            return None
+        for it in rows:
+            if it.get("key", {}).get("S") == "Leader" or it.get("leaseKey", {}).get("S") == "Leader":
+                owner = it.get("ownerName") or it.get("leaseOwner")
+                return owner.get("S") if owner else None
+        return None
+
+    def owners(self) -> Counter[str]:
+        return Counter(v["owner"] for v in self.leases().values() if v["owner"] not in ("-", ""))
+
+    @staticmethod
+    def wait_until(pred: Callable[[], bool], timeout_s: float, poll_s: float = 0.5) -> float | None:
+        """Seconds until ``pred()`` held, or None after the timeout."""
+        start = time.monotonic()
+        while time.monotonic() - start < timeout_s:
+            if pred():
+                return time.monotonic() - start
+            time.sleep(poll_s)
+        return None
+
+    def time_to_progress(self, shards: set[str] | None, timeout_s: float,
+                         not_owner: str | None = None) -> float | None:
+        """Seconds until a checkpoint of ``shards`` (all if None) moves past where it is now."""
+        before = {s: v["checkpoint"] for s, v in self.leases().items()}
+
+        def moved() -> bool:
+            now = self.leases()
+            return any(v["checkpoint"] != before.get(s) and (not_owner is None or v["owner"] != not_owner)
+                       for s, v in now.items() if shards is None or s in shards)
+
+        return self.wait_until(moved, timeout_s)
+
+    def settle(self, timeout_s: float) -> dict[str, str]:
+        """Wait for the producers, then for every shard to be checkpointed at its last record."""
+        self.wait_producers()
+        return inspect.wait_drained(self.stack.client("dynamodb"), self.app, self.summary.to_json(),
+                                    timeout_s=timeout_s, poll_s=1.0)
+
+    def events(self, event: str | None = None) -> list[dict[str, Any]]:
+        out = []
+        for w in self.workers:
+            for ev in w.events():
+                if event is None or ev.get("event") == event:
+                    out.append({**ev, "worker_name": w.name})
+        return out
+
+    def counters_total(self, key: str) -> int:
+        """Sum over shards and worker lifetimes of the last value of a counter in the logs."""
+        last: dict[tuple[str, str, int], int] = {}
+        for w in self.workers:
+            generation: Counter[str] = Counter()  # one record processor per lease of a shard
+            for ev in w.events():
+                shard = ev.get("shard")
+                if shard is None:
+                    continue
+                if ev.get("event") == "initialize":
+                    generation[shard] += 1
+                if key in ev:
+                    last[(w.name, shard, generation[shard])] = ev[key]
+        return sum(last.values())
+
+    def observed(self) -> Observed:
+        ddb = self.stack.client("dynamodb")
+        return Observed.from_items(inspect.scan_all(ddb, self.stack.aggregates_table),
+                                   inspect.scan_all(ddb, self.stack.rejects_table))
+
+    def finish(self, result: Result, settle_timeout_s: float = 300,
+               expected: dict[str, Any] | None = None) -> Result:
+        behind = self.settle(settle_timeout_s)
+        if behind:
+            result.problems.append(f"not drained: {behind}")
+        if self.producer_errors:
+            result.problems.append("producer: " + "; ".join(self.producer_errors))
+        account(result, expected or self.summary.to_json(), self.observed())
+        result.passed = not result.problems and result.lost == 0 and result.counted_twice == 0
+        (self.log_dir / "result.json").write_text(json.dumps(result.to_json(), indent=2, default=str))
+        return result

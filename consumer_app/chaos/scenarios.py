@@ -1,0 +1,397 @@
+"""The fault scenarios (issue: prove it under faults).  Each returns one :class:`Result` row.
+
+Every scenario produces a seeded set of records, injects its fault at a chosen moment,
+waits (bounded) for the consumer to settle, and checks the tables against the producer's
+summary: lost and counted-twice must both be 0.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from consumer_app.chaos.harness import Result, Run
+from consumer_app.local import emulators
+from consumer_app.local.fault_proxy import PASS, Action
+from consumer_app.rules.validation import REASONS, TRIP_FIELDS
+
+
+@dataclass(frozen=True)
+class Size:
+    records: int  # per scenario
+    rate: float  # records/s while a fault happens
+
+
+SMALL = Size(records=3000, rate=150)
+FULL = Size(records=12000, rate=300)
+
+
+def _ts(ev: dict[str, Any]) -> float:
+    return datetime.strptime(ev["ts"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).timestamp()
+
+
+def _all_processing(run: Run, shards: int) -> Callable[[], bool]:
+    def check() -> bool:
+        leases = run.leases()
+        return len(leases) >= shards and all(
+            v["owner"] not in ("-", "") and v["checkpoint"] not in ("TRIM_HORIZON", "-")
+            for v in leases.values())
+    return check
+
+
+def _victim(run: Run) -> tuple[Any, set[str]]:
+    """A worker holding leases; preferably not the leader (a killed leader's lock takes
+    about 2 minutes to expire, DESIGN §4)."""
+    owners: dict[str, set[str]] = {}
+    for shard, v in run.leases().items():
+        owners.setdefault(v["owner"], set()).add(shard)
+    leader = run.leader()
+    candidates = [w for w in run.workers if owners.get(w.name) and w.name != leader]
+    if not candidates:
+        candidates = [w for w in run.workers if owners.get(w.name)]
+    w = candidates[0]
+    return w, owners[w.name]
+
+
+def _data_write(run: Run, op: str, body: dict[str, Any]) -> bool:
+    tables = {run.stack.aggregates_table, run.stack.rejects_table}
+    if op == "UpdateItem":
+        return body.get("TableName") in tables
+    if op == "BatchWriteItem":
+        return bool(tables & set(body.get("RequestItems", {})))
+    return False
+
+
+# -- 1 ---------------------------------------------------------------------------------------
+def lease_balance(size: Size, logs: Path) -> Result:
+    r = Result("lease_balance")
+    with Run("lease_balance", logs, shards=8, workers=3) as run:
+        t0 = time.monotonic()
+        run.produce(size.records, size.rate)
+        t_all = run.wait_until(_all_processing(run, 8), 180)
+        if t_all is None:
+            r.problems.append("not every shard leased and processing within 180 s")
+        r.details["all_shards_processing_s"] = None if t_all is None else round(time.monotonic() - t0, 1)
+
+        def balanced() -> bool:
+            c = run.owners()
+            return len(c) == 3 and max(c.values()) - min(c.values()) <= 1
+
+        t_bal = run.wait_until(balanced, 120)
+        r.details["balanced_s"] = None if t_bal is None else round(time.monotonic() - t0, 1)
+        r.recovery_s = r.details["all_shards_processing_s"]
+        run.finish(r)
+        r.details["leases_per_worker"] = dict(run.owners())
+    return r
+
+
+# -- 2 ---------------------------------------------------------------------------------------
+def crash(size: Size, logs: Path) -> Result:
+    r = Result("crash")
+    with Run("crash", logs, shards=4, workers=3) as run:
+        run.produce(size.records, size.rate)
+        if run.wait_until(_all_processing(run, 4), 180) is None:
+            r.problems.append("shards not all processing before the fault")
+        victim, shards = _victim(run)
+        victim.kill()  # kill -9 of the JVM and its record processors: no shutdown at all
+        r.details.update(victim=victim.name, victim_shards=sorted(shards))
+        r.recovery_s = run.time_to_progress(shards, 180, not_owner=victim.name)
+        if r.recovery_s is None:
+            r.problems.append(f"the shards of {victim.name} were not taken over within 180 s")
+        run.finish(r)
+    return r
+
+
+# -- 3 ---------------------------------------------------------------------------------------
+def graceful(size: Size, logs: Path) -> Result:
+    r = Result("graceful")
+    grace_s = 10
+    with Run("graceful", logs, shards=4, workers=3) as run:
+        run.produce(size.records, size.rate)
+        if run.wait_until(_all_processing(run, 4), 180) is None:
+            r.problems.append("shards not all processing before the fault")
+        victim, shards = _victim(run)
+        start = time.monotonic()
+        victim.terminate()
+        code = victim.wait(grace_s + 20)
+        stop_s = time.monotonic() - start
+        r.details.update(victim=victim.name, victim_shards=sorted(shards), exit_code=code,
+                         stop_s=round(stop_s, 1))
+        if code not in (0, 143):  # 143: the JVM after SIGTERM (tini in the image maps it to 0)
+            r.problems.append(f"exit code {code} after SIGTERM")
+        if stop_s > grace_s + 5:
+            r.problems.append(f"stopping took {stop_s:.1f}s, more than the {grace_s}s grace")
+        done = {e["shard"] for e in victim.events() if e.get("event") == "shutdown_requested"}
+        if not shards <= done:
+            r.problems.append(f"no shutdown_requested checkpoint for {sorted(shards - done)}")
+        r.recovery_s = run.time_to_progress(shards, 180, not_owner=victim.name)
+        if r.recovery_s is None:
+            r.problems.append("its shards were not handed over within 180 s")
+        run.finish(r)
+    return r
+
+
+# -- 4 ---------------------------------------------------------------------------------------
+def scale_out_in(size: Size, logs: Path) -> Result:
+    r = Result("scale_out_in")
+    with Run("scale_out_in", logs, shards=8, workers=1) as run:
+        run.produce(size.records * 2, size.rate)
+        if run.wait_until(_all_processing(run, 8), 180) is None:
+            r.problems.append("one worker did not take all 8 shards")
+        added = [run.add_worker(), run.add_worker()]
+
+        def spread() -> bool:
+            c = run.owners()
+            return len(c) == 3 and max(c.values()) - min(c.values()) <= 1
+
+        r.recovery_s = run.wait_until(spread, 180)
+        r.details["rebalance_after_adding_2_s"] = r.recovery_s
+        r.details["leases_after_scale_out"] = dict(run.owners())
+        if r.recovery_s is None:
+            r.problems.append(f"leases not spread over 3 workers within 180 s: {dict(run.owners())}")
+        for w in added:
+            w.terminate()
+        for w in added:
+            w.wait(30)
+        back = run.wait_until(lambda: run.owners() == {"w1": 8}, 180)
+        r.details["all_back_on_w1_after_scale_in_s"] = back
+        if back is None:
+            r.problems.append(f"leases not back on w1 within 180 s: {dict(run.owners())}")
+        run.finish(r)
+    return r
+
+
+# -- 5 ---------------------------------------------------------------------------------------
+def throttling(size: Size, logs: Path, phase_s: float = 20) -> Result:
+    r = Result("throttling")
+    with Run("throttling", logs, shards=4, workers=2) as run:
+        assert run.proxy is not None
+        run.produce(size.records, size.rate)
+        if run.wait_until(_all_processing(run, 4), 180) is None:
+            r.problems.append("shards not all processing before the fault")
+        t0 = time.monotonic()
+
+        def rule(op: str, body: dict[str, Any], n: int) -> Action:
+            if not _data_write(run, op, body):
+                return PASS
+            phase = time.monotonic() - t0
+            if phase < phase_s:
+                return Action("throttle")  # every data write refused
+            if phase < 2 * phase_s and n % 2 == 0:
+                return Action("throttle", code="ThrottlingException")  # every other one
+            return PASS
+
+        run.proxy.set_rule(rule)
+        time.sleep(phase_s)
+        r.recovery_s = run.time_to_progress(None, 120)  # from the end of the all-refused phase
+        time.sleep(max(0.0, 2 * phase_s - (time.monotonic() - t0)))
+        run.finish(r)
+        run.proxy.set_rule(None)
+        all_failed, some_failed = run.counters_total("all_failed"), run.counters_total("some_failed")
+        r.details.update(all_failed=all_failed, some_failed=some_failed,
+                         throttled_writes=run.counters_total("throttled_writes"),
+                         retries=run.counters_total("retries"),
+                         fatal=len(run.events("fatal")), worker_exits=[w.exits for w in run.workers])
+        if all_failed == 0 or some_failed == 0:
+            r.problems.append(f"expected all-failed and some-failed attempts, got {all_failed}/{some_failed}")
+        if r.details["fatal"]:
+            r.problems.append("a record processor gave up during throttling (budget too small?)")
+        r.passed = not r.problems and r.lost == 0 and r.counted_twice == 0
+    return r
+
+
+# -- 6 ---------------------------------------------------------------------------------------
+def outage(size: Size, logs: Path, outage_s: float = 25) -> Result:
+    r = Result("outage")
+    env = {"RETRY_MAX_SECONDS": "5", "RETRY_MAX_ATTEMPTS": "100"}
+    with Run("outage", logs, shards=4, workers=2, env_extra=env) as run:
+        assert run.proxy is not None
+        run.produce(size.records, size.rate)
+        if run.wait_until(_all_processing(run, 4), 180) is None:
+            r.problems.append("shards not all processing before the fault")
+        run.proxy.set_rule(lambda op, body, n: Action("outage"))  # DynamoDB unreachable
+        time.sleep(outage_s)
+        run.proxy.set_rule(None)
+        r.recovery_s = run.time_to_progress(None, 240)
+        if r.recovery_s is None:
+            r.problems.append("no progress within 240 s after DynamoDB came back")
+        run.finish(r, settle_timeout_s=400)
+        restarts = sum(len(w.exits) for w in run.workers)
+        r.details.update(outage_s=outage_s, worker_restarts=restarts,
+                         exit_codes=[w.exits for w in run.workers], fatal=len(run.events("fatal")))
+        if restarts == 0:
+            r.problems.append("no worker exited: the outage did not outlast the retry budget")
+        r.passed = not r.problems and r.lost == 0 and r.counted_twice == 0
+    return r
+
+
+# -- 7 ---------------------------------------------------------------------------------------
+def resharding(size: Size, logs: Path) -> Result:
+    r = Result("resharding")
+    with Run("resharding", logs, shards=4, workers=2) as run:
+        run.produce(size.records, size.rate)
+        if run.wait_until(_all_processing(run, 4), 180) is None:
+            r.problems.append("shards not all processing before the fault")
+        kinesis = run.stack.client("kinesis")
+        kinesis.update_shard_count(StreamName=run.stack.stream, TargetShardCount=8,
+                                   ScalingType="UNIFORM_SCALING")
+        t0 = time.monotonic()
+        r.recovery_s = run.wait_until(lambda: any(
+            s.startswith("shardId-") and int(s.rsplit("-", 1)[1]) >= 4 and v["checkpoint"] not in
+            ("TRIM_HORIZON", "-") for s, v in run.leases().items()), 240)
+        run.finish(r, settle_timeout_s=400)
+        shards = kinesis.list_shards(StreamName=run.stack.stream)["Shards"]
+        parents = {s["ShardId"]: {p for p in (s.get("ParentShardId"), s.get("AdjacentParentShardId")) if p}
+                   for s in shards}
+        ended = {e["shard"]: _ts(e) for e in run.events("shard_ended")}
+        started: dict[str, float] = {}
+        for e in run.events("initialize"):
+            started[e["shard"]] = min(started.get(e["shard"], 1e18), _ts(e))
+        order_errors = []
+        for child, ps in parents.items():
+            for p in ps:
+                if p not in ended:
+                    order_errors.append(f"parent {p} of {child} never reached shard_ended")
+                elif child in started and started[child] < ended[p]:
+                    order_errors.append(f"{child} started before its parent {p} ended")
+        r.problems += order_errors
+        r.details.update(shards_after=len(shards),
+                         children=sorted(c for c, ps in parents.items() if ps),
+                         reshard_to_child_progress_s=r.recovery_s,
+                         since_reshard_s=round(time.monotonic() - t0))
+        r.passed = not r.problems and r.lost == 0 and r.counted_twice == 0
+    return r
+
+
+# -- 8 ---------------------------------------------------------------------------------------
+def hostile_corpus(seed: int = 8) -> list[bytes]:
+    """Payloads built to break a consumer; each must end as exactly one reject."""
+    rng = random.Random(seed)
+    base = {"id": "id1", "vendorId": 1, "pickupDate": "2026-01-01T08:00:00", "dropoffDate":
+            "2026-01-01T08:30:00", "passengerCount": 2, "pickupLongitude": "-73.98",
+            "pickupLatitude": "40.75", "dropoffLongitude": "-73.97", "dropoffLatitude": "40.76",
+            "storeAndFwdFlag": "N", "gcDistance": 3, "tripDuration": 900, "googleDistance": 3,
+            "googleDuration": 900}
+    import json
+
+    def dumps(d: Any) -> bytes:
+        return json.dumps(d).encode()
+
+    corpus: list[bytes] = [bytes(rng.getrandbits(8) for _ in range(rng.randint(1, 400))) for _ in range(15)]
+    corpus += [b"\xff" + dumps(base), b"\xc3\x28", dumps(base)[:-1] + b"\xed\xa0\x80}"]  # invalid UTF-8
+    big = dumps({"blob": "x" * (1_000_000 - 20)})
+    corpus += [big, b"[" * 100_000, b"{" * 50_000, b'{"a":' * 20_000]  # ~1 MB, deep nesting
+    corpus += [dumps(base).replace(b'"gcDistance": 3', b'"gcDistance": NaN'),
+               dumps(base).replace(b'"tripDuration": 900', b'"tripDuration": Infinity'),
+               dumps(base).replace(b'"googleDuration": 900', b'"googleDuration": -Infinity')]
+    corpus += [dumps(base)[:-1] + b', "vendorId": 2}', b'{"id": 1, "id": 2}']  # duplicate keys
+    corpus += [dumps({**base, "passengerCount": 10**40}), dumps({**base, "vendorId": 10**30}),
+               b'{"vendorId": ' + b"9" * 5000 + b"}", dumps({**base, "gcDistance": 1e308 * 10})]
+    wrong = [None, True, [], {}, "text", -1.5]
+    for f in TRIP_FIELDS:  # a wrong type for every field
+        for w in wrong:
+            if f in ("pickupLongitude", "pickupLatitude", "dropoffLongitude", "dropoffLatitude") and (
+                    w == "text" or w == -1.5):
+                continue  # strings and numbers are both valid coordinates
+            if f == "id" and w == "text":
+                continue
+            corpus.append(dumps({**base, f: w}))
+    corpus += [b"", b" ", b"null", b"[]", b'"just a string"', b"42", b"\x00\x00"]  # empty-ish
+    return corpus
+
+
+def malformed(size: Size, logs: Path) -> Result:
+    r = Result("malformed")
+    corpus = hostile_corpus()
+    with Run("malformed", logs, shards=4, workers=2) as run:
+        run.produce(size.records // 3, None, unclean_ratio=0.0)
+        kinesis = run.stack.client("kinesis")
+        sent: list[tuple[str, str]] = []
+        refused: list[str] = []
+        for i, payload in enumerate(corpus):
+            try:
+                resp = kinesis.put_record(StreamName=run.stack.stream, Data=payload,
+                                          PartitionKey=f"hostile-{i}")
+                sent.append((resp["ShardId"], resp["SequenceNumber"]))
+                last = run.summary.shards.get(resp["ShardId"])
+                if last is None or int(resp["SequenceNumber"]) > int(last):
+                    run.summary.shards[resp["ShardId"]] = resp["SequenceNumber"]
+                    run.summary.records_per_shard[resp["ShardId"]] += 0
+            except Exception as exc:  # e.g. the API refuses an empty record
+                refused.append(f"#{i} ({len(payload)} B): {type(exc).__name__}")
+        expected = run.summary.to_json()
+        behind = run.settle(300)
+        if behind:
+            r.problems.append(f"not drained: {behind}")
+        from consumer_app.local.inspect import scan_all
+
+        rejects = scan_all(run.stack.client("dynamodb"), run.stack.rejects_table)
+        keys = {(it["shardId"]["S"], it["sequence"]["S"].split(":")[0]): it["reason"]["S"] for it in rejects}
+        missing = [k for k in sent if k not in keys]
+        bad_reason = sorted({v for v in keys.values() if v not in REASONS})
+        obs = run.observed()
+        expected["sent"] += len(sent)
+        expected["unclean"]["byReason"] = dict(obs.rejects)  # reasons checked separately below
+        from consumer_app.chaos.harness import account
+
+        account(r, expected, obs)
+        if missing:
+            r.problems.append(f"{len(missing)} hostile records not in the rejects table")
+        if len(rejects) != len(sent):
+            r.problems.append(f"rejects table holds {len(rejects)} items for {len(sent)} hostile records")
+        if bad_reason:
+            r.problems.append(f"unknown reasons {bad_reason}")
+        exits = {w.name: w.exits for w in run.workers if w.exits}
+        if exits or run.events("fatal"):
+            r.problems.append(f"a worker crashed: {exits}")
+        r.details.update(corpus=len(corpus), sent=len(sent), refused_by_kinesis=refused,
+                         reasons=dict(sorted(obs.rejects.items())))
+        r.passed = not r.problems and r.lost == 0 and r.counted_twice == 0
+    return r
+
+
+# -- 9 ---------------------------------------------------------------------------------------
+def emulator_restart(size: Size, logs: Path) -> Result:
+    r = Result("emulator_restart")
+    with Run("emulator_restart", logs, shards=4, workers=2, persist=True) as run:
+        run.produce(size.records, size.rate)
+        if run.wait_until(_all_processing(run, 4), 180) is None:
+            r.problems.append("shards not all processing before the fault")
+        st = run.stack
+        assert st.kinesis_pid
+        emulators.stop(st.kinesis_pid)  # kinesis-local down (producer retries meanwhile)
+        time.sleep(3)
+        proc = emulators.start_kinesis(st.kinesis_port, Path(st.log_dir) / "kinesis-local.log",
+                                       Path(st.log_dir) / "kinesis-data")
+        st.kinesis_pid = proc.pid
+        emulators.wait_ready(proc)
+        r.recovery_s = run.time_to_progress(None, 240)
+        run.finish(r, settle_timeout_s=400)
+        r.details.update(restarted="kinesis-local (with persistence)",
+                         worker_exits=[w.exits for w in run.workers])
+        if r.recovery_s is None:
+            r.problems.append("no progress within 240 s after the restart")
+    return r
+
+
+SCENARIOS: dict[str, Callable[[Size, Path], Result]] = {
+    "lease_balance": lease_balance,
+    "crash": crash,
+    "graceful": graceful,
+    "scale_out_in": scale_out_in,
+    "throttling": throttling,
+    "outage": outage,
+    "resharding": resharding,
+    "malformed": malformed,
+    "emulator_restart": emulator_restart,
+}
+FAST_SUBSET = ("crash", "graceful", "throttling", "malformed")
+
+__all__ = ["FAST_SUBSET", "FULL", "SCENARIOS", "SMALL", "Size", "os", "signal"]
