@@ -46,7 +46,7 @@ class Settings:
     profile: str = "aws"
     window_seconds: int = 30
     initial_position: str = "TRIM_HORIZON"
-    retry_max_attempts: int = 12
+    retry_max_attempts: int = 50
     retry_max_seconds: float = 120.0
     retry_base_millis: int = 50
     retry_max_delay_millis: int = 5000

@@ -76,7 +76,7 @@ def assess(results: Sequence[ErrorKind | None]) -> Outcome:
 class RetryPolicy:
     """Retry budget: whichever of attempts or elapsed seconds runs out first."""
 
-    max_attempts: int = 12
+    max_attempts: int = 50
     max_elapsed_s: float = 120.0
     base_delay_s: float = 0.05
     max_delay_s: float = 5.0

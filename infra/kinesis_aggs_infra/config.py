@@ -61,7 +61,7 @@ DEFAULTS: dict[str, Any] = {
     "shutdownGraceMillis": 25000,
     "windowSeconds": 30,
     "initialPosition": "TRIM_HORIZON",
-    "retryMaxAttempts": 12,
+    "retryMaxAttempts": 50,
     "retryMaxSeconds": 120.0,
     "rejectTtlDays": 14,
     "logLevel": "INFO",

@@ -247,7 +247,7 @@ def test_container(synths: dict[str, Synth]) -> None:
         "REJECTS_TABLE": "kinesisAggs-rejects", "APPLICATION_NAME": "kinesis-aggs-consumer",
         "KCL_PROFILE": "aws", "HEARTBEAT_DIR": "/tmp/kcl-health", "HEALTH_MAX_AGE_SECONDS": "180",
         "SHUTDOWN_GRACE_MILLIS": "25000", "WINDOW_SECONDS": "30", "INITIAL_POSITION": "TRIM_HORIZON",
-        "RETRY_MAX_ATTEMPTS": "12", "RETRY_MAX_SECONDS": "120", "REJECT_TTL_DAYS": "14", "LOG_LEVEL": "INFO",
+        "RETRY_MAX_ATTEMPTS": "50", "RETRY_MAX_SECONDS": "120", "REJECT_TTL_DAYS": "14", "LOG_LEVEL": "INFO",
         "STATS_INTERVAL_SECONDS": "30", "AWS_REGION": "${AWS::Region}",
         "AWS_DEFAULT_REGION": "${AWS::Region}",
     }

@@ -89,7 +89,7 @@ DEFAULT = RetryPolicy()  # base 0.05 s, cap 5 s
 
 def test_default_policy():
     assert (DEFAULT.max_attempts, DEFAULT.max_elapsed_s, DEFAULT.base_delay_s, DEFAULT.max_delay_s) == (
-        12, 120.0, 0.05, 5.0)
+        50, 120.0, 0.05, 5.0)
 
 
 @pytest.mark.parametrize("attempt", [1, 2, 7, 12, 200, 10_000])

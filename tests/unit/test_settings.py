@@ -35,7 +35,7 @@ def test_defaults_with_only_a_region():
     assert s.window_seconds == 30
     assert s.initial_position == "TRIM_HORIZON"
     assert (s.retry_max_attempts, s.retry_max_seconds, s.retry_base_millis, s.retry_max_delay_millis) == (
-        12, 120.0, 50, 5000)
+        50, 120.0, 50, 5000)
     assert s.write_concurrency == 4
     assert s.shutdown_grace_millis == 25_000
     assert s.log_level == "INFO"
