@@ -4,7 +4,6 @@ a seeded producer, progress tracking from the lease table, and the final account
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections import Counter
@@ -221,5 +220,4 @@ class Run:
             result.problems.append("producer: " + "; ".join(self.producer_errors))
         account(result, expected or self.summary.to_json(), self.observed())
         result.passed = not result.problems and result.lost == 0 and result.counted_twice == 0
-        (self.log_dir / "result.json").write_text(json.dumps(result.to_json(), indent=2, default=str))
         return result

@@ -55,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
             r = Result(name, problems=[f"scenario error: {type(exc).__name__}: {exc}"])
         r.details["scenario_s"] = round(time.monotonic() - start, 1)
         results.append(r)
+        (logs / name).mkdir(parents=True, exist_ok=True)
+        (logs / name / "result.json").write_text(json.dumps(r.to_json(), indent=2, default=str))
         status = "PASS" if r.passed else "FAIL: " + "; ".join(r.problems)
         print(f"chaos: {name}: {status} ({r.details['scenario_s']}s)", file=sys.stderr, flush=True)
     if args.json:

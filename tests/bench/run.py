@@ -122,11 +122,40 @@ def drain(st: stack.Stack, summary: Summary, processor: str, workers: int, log_d
     return out
 
 
+def scaling(backlog: int, out_dir: Path) -> dict[str, Any]:
+    from tests.bench import scaling as sc
+
+    st = stack.private_stack(out_dir / "logs-scaling", shards=8)
+    out: dict[str, Any] = {"backlog": backlog, "shards": 8}
+    try:
+        st.start()
+        print(f"   loading {backlog:,} records on 8 shards ...", file=sys.stderr)
+        summary = Summary()
+        produce(producer_args(["--stream", st.stream, "--count", str(backlog), "--unclean-ratio", "0.05",
+                               "--seed", "4", "--quiet"]), summary, st.client("kinesis"))
+        runs = {}
+        for n in (1, 2, 4):
+            print(f"4. drain on 8 shards with {n} worker(s) ...", file=sys.stderr)
+            runs[n] = sc.drain(st, summary, n, out_dir / "logs-scaling")
+        base = runs[1]["records_per_s"]
+        out["drains"] = {str(n): {"records_per_s": r["records_per_s"], "seconds": r["seconds"],
+                                  "speedup": round(r["records_per_s"] / base, 2)} for n, r in runs.items()}
+        print("5. rebalance after adding a worker ...", file=sys.stderr)
+        out["rebalance_after_adding_a_worker_s"] = sc.rebalance_after_adding(st, out_dir / "logs-scaling")
+        sc.plot(runs[2], out_dir / "drain-2-workers.png")
+        out["plot"] = str(out_dir / "drain-2-workers.png")
+    finally:
+        st.stop()
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m tests.bench.run")
     p.add_argument("--rule-records", type=int, default=200_000)
     p.add_argument("--backlog", type=int, default=50_000)
     p.add_argument("--out", default="bench-out")
+    p.add_argument("--scaling-backlog", type=int, default=16_000,
+                   help="records on 8 shards for the 1/2/4-worker drains (0: skip)")
     args = p.parse_args(argv)
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -152,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
             results[f"drain_{proc}"] = drain(st, summary, proc, 2, out_dir / "logs")
     finally:
         st.stop()
+    if args.scaling_backlog:
+        results["scaling"] = scaling(args.scaling_backlog, out_dir)
     ours = results["drain_ours"].get("records_per_s")
     trivial = results["drain_checkpoint_only"].get("records_per_s")
     if ours and trivial:
@@ -175,6 +206,14 @@ def print_table(r: dict[str, Any]) -> None:
         ("aggregate writes per 10,000 clean records",
          str(r["drain_ours"].get("aggregate_writes_per_10k_clean", "n/a")), ""),
     ]
+    sc = r.get("scaling")
+    if sc:
+        for n, d in sc["drains"].items():
+            rows.append((f"drain on 8 shards, {n} worker(s)", f"{d['records_per_s']:,} records/s",
+                         f"speed-up x{d['speedup']}"))
+        rows.append(("rebalance after adding a worker (1 -> 2 on 8 shards)",
+                     f"{sc['rebalance_after_adding_a_worker_s']} s", ""))
+        rows.append(("plot of lag and throughput", sc["plot"], ""))
     width = max(len(a) for a, _, _ in rows)
     print(f"{'figure':<{width}}  {'value':>22}  target")
     for a, b, c in rows:

@@ -1,0 +1,108 @@
+"""Scaling figures: drain a fixed backlog on 8 shards with 1, 2 and 4 workers (records/s and
+speed-up), the time to rebalance after adding a worker, and a PNG of lag and throughput
+over time for the 2-worker drain."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from consumer_app.local import inspect, stack
+from consumer_app.local.workers import Supervisor, Worker, worker_env
+from producer.summary import Summary
+
+
+def _ts(ev: dict[str, Any]) -> float:
+    return datetime.strptime(ev["ts"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).timestamp()
+
+
+def drain(st: stack.Stack, summary: Summary, workers: int, log_dir: Path) -> dict[str, Any]:
+    """One drain of the whole backlog from TRIM_HORIZON, under a fresh application name."""
+    app = f"scale-{workers}w-{int(time.time())}"
+    env = worker_env(st.env(), app, STATS_INTERVAL_SECONDS="1")
+    ws = [Worker(f"{app}-w{i + 1}", env, log_dir, restart=False) for i in range(workers)]
+    ddb = st.client("dynamodb")
+    doc = summary.to_json()
+    with Supervisor(ws) as sup:
+        deadline = time.monotonic() + 900
+        while time.monotonic() < deadline and inspect.behind(ddb, app, doc):
+            time.sleep(0.3)
+        t_done = time.time()
+        sup.stop_gracefully(30)
+    events = [{**ev, "worker_name": w.name} for w in ws for ev in w.events()]
+    starts = [_ts(e) for e in events if e.get("event") == "initialize"]
+    secs = t_done - min(starts)
+    return {"workers": workers, "seconds": round(secs, 1), "records_per_s": round(doc["sent"] / secs),
+            "events": events, "t0": min(starts), "t_done": t_done}
+
+
+def rebalance_after_adding(st: stack.Stack, log_dir: Path) -> float | None:
+    """1 worker holds all 8 shards; a second one starts: seconds until each holds 4 (+-1)."""
+    app = f"rebalance-{int(time.time())}"
+    env = worker_env(st.env(), app)
+    first = Worker(f"{app}-w1", env, log_dir, restart=False)
+    ddb = st.client("dynamodb")
+
+    def owners() -> dict[str, int]:
+        out: dict[str, int] = {}
+        for v in inspect.leases(ddb, app).values():
+            if v["owner"] not in ("-", ""):
+                out[v["owner"]] = out.get(v["owner"], 0) + 1
+        return out
+
+    with Supervisor([first]) as sup:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and owners().get(first.name) != 8:
+            time.sleep(0.5)
+        second = Worker(f"{app}-w2", env, log_dir, restart=False)
+        sup.workers.append(second)
+        second.start()
+        start = time.monotonic()
+        result = None
+        while time.monotonic() - start < 300:
+            o = owners()
+            if len(o) == 2 and abs(o.get(first.name, 0) - o.get(second.name, 0)) <= 1:
+                result = round(time.monotonic() - start, 1)
+                break
+            time.sleep(0.5)
+        sup.stop_gracefully(30)
+    return result
+
+
+def plot(run: dict[str, Any], path: Path) -> None:
+    """Lag (max millisBehindLatest over shards) and throughput (records/s) over time."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    t0 = run["t0"]
+    counters = sorted((e for e in run["events"] if e.get("event") == "counters"), key=_ts)
+    seen: dict[tuple[str, str], int] = {}
+    per_second: dict[int, int] = {}
+    lag: dict[int, int] = {}
+    for e in counters:
+        key = (e["worker_name"], e["shard"])
+        sec = int(_ts(e) - t0)
+        per_second[sec] = per_second.get(sec, 0) + e["records_in"] - seen.get(key, 0)
+        seen[key] = e["records_in"]
+        if e.get("millis_behind_latest") is not None:
+            lag[sec] = max(lag.get(sec, 0), e["millis_behind_latest"])
+    fig, ax1 = plt.subplots(figsize=(9, 4.5))
+    xs = sorted(per_second)
+    ax1.bar(xs, [per_second[x] for x in xs], width=1.0, color="#4C72B0", alpha=0.6,
+            label="records processed (per second of counters)")
+    ax1.set_xlabel("seconds since the first lease")
+    ax1.set_ylabel("records")
+    ax2 = ax1.twinx()
+    ls = sorted(lag)
+    ax2.plot(ls, [lag[x] / 1000 for x in ls], color="#C44E52", label="lag: max millisBehindLatest (s)")
+    ax2.set_ylabel("lag (s)")
+    fig.legend(loc="upper right")
+    ax1.set_title(f"Draining the backlog: 8 shards, {run['workers']} workers, "
+                  f"{run['records_per_s']:,} records/s")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
