@@ -17,6 +17,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from consumer_app.procs import alive
+
 DAEMON_PID = "daemon.pid"
 
 
@@ -64,18 +66,6 @@ def decide(daemon_alive: bool, beats: list[Beat], max_age_s: float) -> tuple[boo
                  f"{min(b.age_s for b in live):.0f}s ago"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    with contextlib.suppress(OSError):  # a zombie is not alive
-        return " Z " not in Path(f"/proc/{pid}/stat").read_text().split(")", 1)[1][:4]
-    return True
-
-
 def check(directory: Path, max_age_s: float, now: float | None = None) -> tuple[bool, str]:
     now = time.time() if now is None else now
     try:
@@ -85,8 +75,8 @@ def check(directory: Path, max_age_s: float, now: float | None = None) -> tuple[
     beats = []
     for path in directory.glob("*.beat"):
         with contextlib.suppress(OSError, ValueError):
-            beats.append(Beat(path.stem, _alive(int(path.read_text())), now - path.stat().st_mtime))
-    return decide(_alive(daemon_pid), beats, max_age_s)
+            beats.append(Beat(path.stem, alive(int(path.read_text())), now - path.stat().st_mtime))
+    return decide(alive(daemon_pid), beats, max_age_s)
 
 
 def main() -> int:

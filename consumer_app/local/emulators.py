@@ -20,6 +20,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from consumer_app.procs import alive
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 KINESIS_LOCAL_DIR = REPO_ROOT / "node_modules" / "kinesis-local"
 
@@ -113,21 +115,6 @@ def wait_ready(proc: Process, timeout_s: float = 60.0) -> None:
             return
         time.sleep(0.2)
     raise EmulatorError(f"{proc.name} did not answer on port {proc.port} within {timeout_s:.0f}s")
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # a zombie child still "exists": reap it if it is ours
-    with contextlib.suppress(ChildProcessError):
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        if done == pid:
-            return False
-    return True
 
 
 def stop(pid: int, timeout_s: float = 10.0) -> None:
