@@ -174,11 +174,17 @@ def _watch(st: stack.Stack, app: str, summary: Summary, tail: EventTail, started
     """Show the live view until the producer is done and every shard is checkpointed."""
     ddb = st.client("dynamodb")
     deadline: float | None = None
+    first_progress: float | None = None
     live_ok = console.is_terminal
     last_print = 0.0
     with Live(console=console, refresh_per_second=1, transient=False) if live_ok else _Null() as live:
         while True:
             producing = prod.is_alive()
+            if first_progress is None and any(
+                    v["checkpoint"] not in ("TRIM_HORIZON", "-") for v in inspect.leases(ddb, app).values()):
+                first_progress = time.monotonic() - started
+                console.print(f"demo: first records processed and checkpointed {first_progress:.1f}s "
+                              "after the workers started")
             view = _view(st, app, summary, tail, started, producing)
             if live_ok:
                 live.update(view)
