@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
+import sys
 import threading
 import time
 from collections import Counter
@@ -109,6 +111,7 @@ def main(args: argparse.Namespace) -> int:
     if args.workers < 1 or args.shards < 1 or args.duration <= 0 or args.rate <= 0:
         console.print("demo: --workers, --shards, --duration and --rate must be positive")
         return 2
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up like Ctrl-C
     log_dir = Path(".local/demo") / time.strftime("%Y%m%d-%H%M%S")
     st = stack.private_stack(log_dir, shards=args.shards)
     app = f"demo-{int(time.time())}"  # a fresh lease table: no stale leader lock (DESIGN §4)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import time
 from pathlib import Path
@@ -42,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.add_argument("--logs", default=".local/chaos", help="where each scenario keeps its logs")
     args = p.parse_args(argv)
+    # a SIGTERM (timeout, CI) must still stop the emulators and workers a scenario started
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     names = args.scenarios or list(SCENARIOS)
     size = SMALL if args.size == "small" else FULL
     logs = Path(args.logs) / time.strftime("%Y%m%d-%H%M%S")
