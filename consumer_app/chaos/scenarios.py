@@ -415,7 +415,7 @@ def emulator_restart(size: Size, logs: Path) -> Result:
             # seen once: it answered, then died reloading its own snapshot
             # (java.util.NoSuchElementException in main.js); nothing left to reconnect to
             r.limitation = ("kinesis-local crashed reloading its persisted snapshot ("
-                            + log.read_text(errors="replace").strip().splitlines()[-2:][0][:120]
+                            + (log.read_text(errors="replace").strip().splitlines()[-2:] or ["?"])[0][:120]
                             + "); after restarting it, start over: `local down`, `local up`")
             r.passed = True
             r.details["restart"] = "kinesis-local did not survive reloading its data"
