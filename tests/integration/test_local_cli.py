@@ -36,6 +36,11 @@ def test_up_twice_status_down(tmp_path: Path) -> None:
                                 "print(len(boto3.client('kinesis').list_shards(StreamName='input_stream')"
                                 "['Shards']))\""], capture_output=True, text=True, timeout=60)
         assert probe.stdout.strip() == "2", probe.stderr
+        # `local init` (compose's one-shot service): idempotent creation on the env's endpoints
+        init = subprocess.run([sys.executable, "-m", "consumer_app", "local", "init", "--shards", "2",
+                               "--wait", "20"], env={**os.environ, **exports, "KCL_PROFILE": "local"},
+                              cwd=ROOT, capture_output=True, text=True, timeout=120)
+        assert init.returncode == 0 and "ready" in init.stderr, init.stderr
         again = cli("up", "--kinesis-port", kp, "--dynamodb-port", dp, state=tmp_path)
         assert again.returncode == 0 and again.stdout == up.stdout
         status = cli("status", state=tmp_path)
