@@ -16,14 +16,12 @@ import json
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from amazon_kclpy.messages import Record
 
-from consumer_app.local import inspect, stack
-from consumer_app.local.workers import Supervisor, Worker, worker_env
+from consumer_app.local import stack
 from consumer_app.processor import split_batch
 from consumer_app.rules.aggregation import aggregate
 from producer.__main__ import parse_args as producer_args
@@ -81,39 +79,27 @@ def raw_getrecords(st: stack.Stack) -> dict[str, float]:
     return {"records": total, "seconds": round(secs, 2), "records_per_s": round(total / secs)}
 
 
-def drain(st: stack.Stack, summary: Summary, processor: str, workers: int, log_dir: Path) -> dict[str, Any]:
-    app = f"bench-{processor}-{int(time.time())}"
-    env = worker_env(st.env(), app, BENCH_PROCESSOR=processor, STATS_INTERVAL_SECONDS="5")
-    ws = [Worker(f"{processor}-{i}", env, log_dir, restart=False) for i in range(workers)]
-    for w in ws:  # same launcher for both processors
-        w.command = [sys.executable, "-m", "tests.bench.launch"]
-    ddb = st.client("dynamodb")
-    doc = summary.to_json()
-    with Supervisor(ws) as sup:
-        deadline = time.monotonic() + 900
-        while time.monotonic() < deadline and inspect.behind(ddb, app, doc):
-            time.sleep(0.2)
-        t_done = time.time()
-        sup.stop_gracefully(30)
-    # timed from the first lease taken (processing can start) to every shard checkpointed
-    # at its last record: the same window for both processors
-    starts = [datetime.strptime(ev["ts"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).timestamp()
-              for w in ws for ev in w.events() if ev.get("event") == "initialize"]
-    out: dict[str, Any] = {"workers": workers, "application": app}
-    if not starts or time.monotonic() >= deadline:
-        out["error"] = "never drained"
+def drain(st: stack.Stack, summary: Summary, processor: str, workers: int,
+          log_dir: Path) -> dict[str, Any]:
+    """Drain with our processor or the checkpoint-only one (same launcher, same timing)."""
+    from tests.bench import scaling as sc
+
+    run = sc.drain(st, summary, workers, log_dir, app=f"bench-{processor}-{int(time.time())}",
+                   command=[sys.executable, "-m", "tests.bench.launch"], BENCH_PROCESSOR=processor,
+                   STATS_INTERVAL_SECONDS="5")
+    events = run.pop("events")
+    out = {k: v for k, v in run.items() if k not in ("t0", "t_done")}
+    if "error" in out:
         return out
-    secs = t_done - min(starts)
-    out.update(records=doc["sent"], seconds_first_lease_to_drained=round(secs, 2),
-               records_per_s=round(doc["sent"] / secs), lease_grants=len(starts))
+    out["records"] = summary.sent
+    out["seconds_first_lease_to_drained"] = out.pop("seconds")
     if processor == "ours":
         last: dict[str, dict[str, Any]] = {}
-        for w in ws:
-            for ev in w.events():
-                if "aggregate_writes" in ev and "shard" in ev:
-                    key = ev["shard"]
-                    if ev["records_in"] >= last.get(key, {}).get("records_in", -1):
-                        last[key] = ev
+        for ev in events:
+            if "aggregate_writes" in ev and "shard" in ev:
+                key = ev["shard"]
+                if ev["records_in"] >= last.get(key, {}).get("records_in", -1):
+                    last[key] = ev
         clean = sum(e["clean"] for e in last.values())
         writes = sum(e["aggregate_writes"] for e in last.values())
         rejects = sum(e["reject_writes"] for e in last.values())

@@ -18,24 +18,38 @@ def _ts(ev: dict[str, Any]) -> float:
     return datetime.strptime(ev["ts"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).timestamp()
 
 
-def drain(st: stack.Stack, summary: Summary, workers: int, log_dir: Path) -> dict[str, Any]:
-    """One drain of the whole backlog from TRIM_HORIZON, under a fresh application name."""
-    app = f"scale-{workers}w-{int(time.time())}"
-    env = worker_env(st.env(), app, STATS_INTERVAL_SECONDS="1")
+def drain(st: stack.Stack, summary: Summary, workers: int, log_dir: Path, app: str | None = None,
+          command: list[str] | None = None, **env_extra: str) -> dict[str, Any]:
+    """One drain of the whole backlog from TRIM_HORIZON, under a fresh application name.
+
+    Timed from the first lease taken (processing can start) to every shard checkpointed at
+    its last record.  ``command`` replaces the worker command (the benchmark's launcher).
+    """
+    app = app or f"scale-{workers}w-{int(time.time())}"
+    env = worker_env(st.env(), app, **{"STATS_INTERVAL_SECONDS": "1", **env_extra})
     ws = [Worker(f"{app}-w{i + 1}", env, log_dir, restart=False) for i in range(workers)]
+    for w in ws:
+        if command:
+            w.command = command
     ddb = st.client("dynamodb")
     doc = summary.to_json()
     with Supervisor(ws) as sup:
         deadline = time.monotonic() + 900
         while time.monotonic() < deadline and inspect.behind(ddb, app, doc):
             time.sleep(0.3)
+        drained = time.monotonic() < deadline
         t_done = time.time()
         sup.stop_gracefully(30)
     events = [{**ev, "worker_name": w.name} for w in ws for ev in w.events()]
     starts = [_ts(e) for e in events if e.get("event") == "initialize"]
+    out: dict[str, Any] = {"workers": workers, "application": app, "events": events}
+    if not starts or not drained:
+        out["error"] = "never drained"
+        return out
     secs = t_done - min(starts)
-    return {"workers": workers, "seconds": round(secs, 1), "records_per_s": round(doc["sent"] / secs),
-            "events": events, "t0": min(starts), "t_done": t_done}
+    out.update(seconds=round(secs, 2), records_per_s=round(doc["sent"] / secs), t0=min(starts),
+               t_done=t_done, lease_grants=len(starts))
+    return out
 
 
 def rebalance_after_adding(st: stack.Stack, log_dir: Path) -> float | None:
