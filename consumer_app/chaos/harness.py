@@ -31,7 +31,6 @@ class Result:
     counted_twice: int = 0
     recovery_s: float | None = None
     passed: bool = False
-    limitation: str | None = None  # a documented limit of the environment, not of the consumer
     details: dict[str, Any] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 

@@ -52,6 +52,9 @@ def down() -> int:
     if s is None:
         sys.stderr.write("local down: nothing was started by `local up`\n")
         return 0
+    if s.persist:
+        sys.stderr.write("local down: kinesis-local saves its data once its clients have "
+                         f"disconnected (up to {emulators.KINESIS_PERSIST_STOP_S:.0f} s)\n")
     s.stop()
     stack.STATE_FILE.unlink(missing_ok=True)
     sys.stderr.write("local down: stopped kinesis-local and moto\n")

@@ -26,6 +26,13 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 KINESIS_LOCAL_DIR = REPO_ROOT / "node_modules" / "kinesis-local"
 
 
+# On SIGTERM kinesis-local first waits for its clients' open connections to close (up to
+# 30 s, measured) and only then writes its snapshot; killed earlier, it loses every record
+# it accepted since its last periodic snapshot (every 5 s) and then reuses their sequence
+# numbers.  A persistent kinesis-local therefore gets this long to stop.
+KINESIS_PERSIST_STOP_S = 45.0
+
+
 class EmulatorError(RuntimeError):
     pass
 
@@ -117,10 +124,13 @@ def wait_ready(proc: Process, timeout_s: float = 60.0) -> None:
     raise EmulatorError(f"{proc.name} did not answer on port {proc.port} within {timeout_s:.0f}s")
 
 
-def stop(pid: int, timeout_s: float = 10.0) -> None:
+def stop(pid: int, timeout_s: float = 10.0, port: int | None = None) -> None:
     """Stop a server we started (its whole process group): SIGTERM, then SIGKILL.
 
-    kinesis-local may ignore SIGTERM after heavy use (DESIGN §5), hence the firm second step.
+    kinesis-local may ignore SIGTERM after heavy use (DESIGN §5), hence the firm second step;
+    give a persistent one ``KINESIS_PERSIST_STOP_S`` so that it can write its snapshot.
+    With ``port``, also wait until the port is released (it outlives the process briefly),
+    so that a restart on the same port does not find it in use.
     """
     for sig in (signal.SIGTERM, signal.SIGKILL):
         with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -128,8 +138,15 @@ def stop(pid: int, timeout_s: float = 10.0) -> None:
         deadline = time.monotonic() + (timeout_s if sig == signal.SIGTERM else 5.0)
         while time.monotonic() < deadline:
             if not alive(pid):
+                _wait_port_closed(port)
                 return
             time.sleep(0.1)
+
+
+def _wait_port_closed(port: int | None, timeout_s: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while port is not None and port_open(port) and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def _tail(path: str, lines: int = 20) -> str:

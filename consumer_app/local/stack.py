@@ -35,6 +35,7 @@ class Stack:
     aggregates_table: str = "kinesisAggs"
     rejects_table: str = "kinesisAggs-rejects"
     log_dir: str = ".local"
+    persist: bool = False  # kinesis-local keeps its data in <log_dir>/kinesis-data
 
     @property
     def kinesis_url(self) -> str:
@@ -78,10 +79,8 @@ class Stack:
         logs = Path(self.log_dir)
         up = self.running()
         if not up["kinesis-local"]:
-            proc = emulators.start_kinesis(self.kinesis_port, logs / "kinesis-local.log",
-                                           logs / "kinesis-data" if persist else None)
-            self.kinesis_pid = proc.pid
-            emulators.wait_ready(proc)
+            self.persist = persist
+            self._start_kinesis(logs / "kinesis-local.log")
         if not up["moto"]:
             proc = emulators.start_moto(self.dynamodb_port, logs / "moto.log")
             self.dynamodb_pid = proc.pid
@@ -89,11 +88,34 @@ class Stack:
         ensure_all(self.client("kinesis"), self.client("dynamodb"), self.stream, self.shards,
                    self.aggregates_table, self.rejects_table)
 
+    def _start_kinesis(self, log: Path) -> emulators.Process:
+        data = Path(self.log_dir) / "kinesis-data" if self.persist else None
+        proc = emulators.start_kinesis(self.kinesis_port, log, data)
+        self.kinesis_pid = proc.pid
+        emulators.wait_ready(proc)
+        return proc
+
+    def _stop_kinesis(self) -> None:
+        if self.kinesis_pid:
+            # in memory only, there is nothing to save: don't wait for its connection drain
+            emulators.stop(self.kinesis_pid,
+                           emulators.KINESIS_PERSIST_STOP_S if self.persist else 1.0,
+                           port=self.kinesis_port)
+        self.kinesis_pid = None
+
+    def restart_kinesis(self, log: Path) -> emulators.Process:
+        """Stop kinesis-local as ``docker stop`` would and start it again on the same port.
+
+        With persistence it reloads the stream from its snapshot; without, the stream is gone.
+        """
+        self._stop_kinesis()
+        return self._start_kinesis(log)
+
     def stop(self) -> None:
-        for pid in (self.kinesis_pid, self.dynamodb_pid):
-            if pid:
-                emulators.stop(pid)
-        self.kinesis_pid = self.dynamodb_pid = None
+        self._stop_kinesis()
+        if self.dynamodb_pid:
+            emulators.stop(self.dynamodb_pid)
+        self.dynamodb_pid = None
 
 
 def private_stack(log_dir: Path, shards: int = 4) -> Stack:
