@@ -24,7 +24,7 @@ class SettingsError(ValueError):
 
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
 _STREAM = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
-_APP = re.compile(r"^[A-Za-z0-9_.-]{1,200}$")
+_APP = re.compile(r"^[A-Za-z0-9_.-]{3,200}$")  # a table name, 55 left for suffixes
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 _URL = re.compile(r"^https?://[^\s/]+(/.*)?$")
 PROFILES = ("aws", "local")
@@ -173,20 +173,36 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
     return s
 
 
-def _check(s: Settings) -> list[str]:
+Labelled = tuple[str, str]  # (the setting's name where the user wrote it, its value)
+
+
+def naming_problems(stream: Labelled, aggregates: Labelled, rejects: Labelled,
+                    application: Labelled) -> list[str]:
+    """The AWS naming rules for the stream, the two tables and the KCL application.
+
+    Shared by the worker (environment variables) and the CDK app (context keys), so that a
+    name one accepts the other accepts too.  The application name names the lease table.
+    """
     problems = []
-    if not _STREAM.match(s.stream_name):
-        problems.append(f"STREAM_NAME={s.stream_name!r}: 1-128 characters of A-Z a-z 0-9 _ . -")
-    for var, val in (("AGGREGATES_TABLE", s.aggregates_table), ("REJECTS_TABLE", s.rejects_table)):
-        if not _NAME.match(val):
-            problems.append(f"{var}={val!r}: a DynamoDB table name (3-255 of A-Z a-z 0-9 _ . -)")
-    if s.aggregates_table == s.rejects_table:
-        problems.append("AGGREGATES_TABLE and REJECTS_TABLE must differ")
-    if not _APP.match(s.application_name):
-        problems.append(f"APPLICATION_NAME={s.application_name!r}: 1-200 of A-Z a-z 0-9 _ . - "
-                        "(it names the lease table)")
-    if s.application_name in (s.aggregates_table, s.rejects_table):
-        problems.append("APPLICATION_NAME names the lease table: it must differ from the data tables")
+    if not _STREAM.match(stream[1]):
+        problems.append(f"{stream[0]}={stream[1]!r}: 1-128 characters of A-Z a-z 0-9 _ . -")
+    for label, name in (aggregates, rejects):
+        if not _NAME.match(name):
+            problems.append(f"{label}={name!r}: a DynamoDB table name (3-255 of A-Z a-z 0-9 _ . -)")
+    if aggregates[1] == rejects[1]:
+        problems.append(f"{aggregates[0]} and {rejects[0]} must differ")
+    if not _APP.match(application[1]):
+        problems.append(f"{application[0]}={application[1]!r}: 3-200 of A-Z a-z 0-9 _ . - "
+                        "(it names the KCL lease table)")
+    if application[1] in (aggregates[1], rejects[1]):
+        problems.append(f"{application[0]} names the KCL lease table: it must differ from "
+                        f"{aggregates[0]} and {rejects[0]}")
+    return problems
+
+
+def _check(s: Settings) -> list[str]:
+    problems = naming_problems(("STREAM_NAME", s.stream_name), ("AGGREGATES_TABLE", s.aggregates_table),
+                               ("REJECTS_TABLE", s.rejects_table), ("APPLICATION_NAME", s.application_name))
     if s.profile not in PROFILES:
         problems.append(f"KCL_PROFILE={s.profile!r}: one of {', '.join(PROFILES)}")
     if s.initial_position not in INITIAL_POSITIONS:

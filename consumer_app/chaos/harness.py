@@ -130,6 +130,19 @@ class Run:
         self._producers.append(t)
         return t
 
+    def start_processing(self, result: Result, count: int, rate: float | None, seed: int = 1,
+                         problem: str = "shards not all processing before the fault") -> float | None:
+        """Produce ``count`` records in the background and wait (180 s at most) until every
+        shard is leased and checkpointed past its start: the moment a fault may come.
+
+        Returns the seconds it took; a timeout is recorded in ``result`` as ``problem``.
+        """
+        self.produce(count, rate, seed=seed)
+        took = self.wait_until(self.all_processing, 180)
+        if took is None:
+            result.problems.append(problem)
+        return took
+
     def wait_producers(self, timeout_s: float = 900) -> None:
         for t in self._producers:
             t.join(timeout_s)
@@ -137,6 +150,13 @@ class Run:
     # -- observing ----------------------------------------------------------------------
     def leases(self) -> dict[str, dict[str, str]]:
         return inspect.leases(self.stack.client("dynamodb"), self.app)
+
+    def all_processing(self) -> bool:
+        """Every shard of the stream leased and checkpointed past TRIM_HORIZON."""
+        leases = self.leases()
+        return len(leases) >= self.stack.shards and all(
+            v["owner"] not in ("-", "") and v["checkpoint"] not in ("TRIM_HORIZON", "-")
+            for v in leases.values())
 
     def leader(self) -> str | None:
         """The worker holding KCL's leader lock (a row of the lease table in KCL 3.5)."""

@@ -38,15 +38,6 @@ def _ts(ev: dict[str, Any]) -> float:
     return datetime.strptime(ev["ts"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).timestamp()
 
 
-def _all_processing(run: Run, shards: int) -> Callable[[], bool]:
-    def check() -> bool:
-        leases = run.leases()
-        return len(leases) >= shards and all(
-            v["owner"] not in ("-", "") and v["checkpoint"] not in ("TRIM_HORIZON", "-")
-            for v in leases.values())
-    return check
-
-
 def _victim(run: Run) -> tuple[Any, set[str]]:
     """A worker holding leases; preferably not the leader (a killed leader's lock takes
     about 2 minutes to expire, DESIGN §4)."""
@@ -75,10 +66,8 @@ def lease_balance(size: Size, logs: Path) -> Result:
     r = Result("lease_balance")
     with Run("lease_balance", logs, shards=8, workers=3) as run:
         t0 = time.monotonic()
-        run.produce(size.records, size.rate)
-        t_all = run.wait_until(_all_processing(run, 8), 180)
-        if t_all is None:
-            r.problems.append("not every shard leased and processing within 180 s")
+        t_all = run.start_processing(r, size.records, size.rate,
+                                     problem="not every shard leased and processing within 180 s")
         r.details["all_shards_processing_s"] = None if t_all is None else round(time.monotonic() - t0, 1)
 
         def balanced() -> bool:
@@ -97,9 +86,7 @@ def lease_balance(size: Size, logs: Path) -> Result:
 def crash(size: Size, logs: Path) -> Result:
     r = Result("crash")
     with Run("crash", logs, shards=4, workers=3) as run:
-        run.produce(size.records, size.rate)
-        if run.wait_until(_all_processing(run, 4), 180) is None:
-            r.problems.append("shards not all processing before the fault")
+        run.start_processing(r, size.records, size.rate)
         victim, shards = _victim(run)
         victim.kill()  # kill -9 of the JVM and its record processors: no shutdown at all
         r.details.update(victim=victim.name, victim_shards=sorted(shards))
@@ -115,9 +102,7 @@ def graceful(size: Size, logs: Path) -> Result:
     r = Result("graceful")
     grace_s = 10
     with Run("graceful", logs, shards=4, workers=3) as run:
-        run.produce(size.records, size.rate)
-        if run.wait_until(_all_processing(run, 4), 180) is None:
-            r.problems.append("shards not all processing before the fault")
+        run.start_processing(r, size.records, size.rate)
         victim, shards = _victim(run)
         start = time.monotonic()
         victim.terminate()
@@ -143,9 +128,7 @@ def graceful(size: Size, logs: Path) -> Result:
 def scale_out_in(size: Size, logs: Path) -> Result:
     r = Result("scale_out_in")
     with Run("scale_out_in", logs, shards=8, workers=1) as run:
-        run.produce(size.records * 2, size.rate)
-        if run.wait_until(_all_processing(run, 8), 180) is None:
-            r.problems.append("one worker did not take all 8 shards")
+        run.start_processing(r, size.records * 2, size.rate, problem="one worker did not take all 8 shards")
         added = [run.add_worker(), run.add_worker()]
 
         def spread() -> bool:
@@ -174,9 +157,7 @@ def throttling(size: Size, logs: Path, phase_s: float = 20) -> Result:
     r = Result("throttling")
     with Run("throttling", logs, shards=4, workers=2) as run:
         assert run.proxy is not None
-        run.produce(size.records, size.rate)
-        if run.wait_until(_all_processing(run, 4), 180) is None:
-            r.problems.append("shards not all processing before the fault")
+        run.start_processing(r, size.records, size.rate)
         t0 = time.monotonic()
 
         def rule(op: str, body: dict[str, Any], n: int) -> Action:
@@ -214,9 +195,7 @@ def outage(size: Size, logs: Path, outage_s: float = 25) -> Result:
     env = {"RETRY_MAX_SECONDS": "5", "RETRY_MAX_ATTEMPTS": "100"}
     with Run("outage", logs, shards=4, workers=2, env_extra=env) as run:
         assert run.proxy is not None
-        run.produce(size.records, size.rate)
-        if run.wait_until(_all_processing(run, 4), 180) is None:
-            r.problems.append("shards not all processing before the fault")
+        run.start_processing(r, size.records, size.rate)
         run.proxy.set_rule(lambda op, body, n: Action("outage"))  # DynamoDB unreachable
         time.sleep(outage_s)
         run.proxy.set_rule(None)
@@ -237,9 +216,7 @@ def outage(size: Size, logs: Path, outage_s: float = 25) -> Result:
 def resharding(size: Size, logs: Path) -> Result:
     r = Result("resharding")
     with Run("resharding", logs, shards=4, workers=2) as run:
-        run.produce(size.records, size.rate)
-        if run.wait_until(_all_processing(run, 4), 180) is None:
-            r.problems.append("shards not all processing before the fault")
+        run.start_processing(r, size.records, size.rate)
         kinesis = run.stack.client("kinesis")
         kinesis.update_shard_count(StreamName=run.stack.stream, TargetShardCount=8,
                                    ScalingType="UNIFORM_SCALING")
@@ -400,9 +377,7 @@ def emulator_restart(size: Size, logs: Path) -> Result:
     r = Result("emulator_restart")
     with Run("emulator_restart", logs, shards=4, workers=2, persist=True) as run:
         before = size.records // 2
-        run.produce(before, size.rate)
-        if run.wait_until(_all_processing(run, 4), 180) is None:
-            r.problems.append("shards not all processing before the fault")
+        run.start_processing(r, before, size.rate)
         t_stop = time.monotonic()
         run.stack.restart_kinesis(Path(run.stack.log_dir) / "kinesis-local-restarted.log")
         r.details["restart_s"] = round(time.monotonic() - t_stop, 1)

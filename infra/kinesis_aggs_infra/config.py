@@ -116,9 +116,6 @@ FARGATE_MEMORY: dict[int, tuple[int, ...]] = {
     16384: tuple(range(32768, 122881, 8192)),
 }
 
-_TABLE = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
-_STREAM = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
-_APP = re.compile(r"^[A-Za-z0-9_.-]{1,200}$")  # the lease table name, and the metrics namespace
 _STACK = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
 _VPC = re.compile(r"^vpc-[0-9a-f]{8,17}$")
 _ENV_KEY = re.compile(r"^[A-Z_][A-Z0-9_]*$")
@@ -339,27 +336,18 @@ def _check(c: InfraConfig) -> list[str]:
     p: list[str] = []
     if not _STACK.match(c.stack_name):
         p.append(f"stackName={c.stack_name!r}: letters, digits and '-', starting with a letter")
+    # names: the worker's own rules, so that both accept the same names
+    p += worker_settings.naming_problems(
+        ("streamName", c.stream_name), ("aggregatesTableName", c.aggregates_table_name),
+        ("rejectsTableName", c.rejects_table_name), ("applicationName", c.application_name))
     # stream
-    if not _STREAM.match(c.stream_name):
-        p.append(f"streamName={c.stream_name!r}: 1-128 of A-Z a-z 0-9 _ . -")
     _one_of(p, "streamMode", c.stream_mode, ("ON_DEMAND", "PROVISIONED"))
     _between(p, "shardCount", c.shard_count, 1, 500)
     _between(p, "streamRetentionHours", c.stream_retention_hours, 24, 8760)
     _one_of(p, "streamEncryption", c.stream_encryption, ("MANAGED", "KMS"))
     # tables
-    for key, name in (("aggregatesTableName", c.aggregates_table_name),
-                      ("rejectsTableName", c.rejects_table_name)):
-        if not _TABLE.match(name):
-            p.append(f"{key}={name!r}: a DynamoDB table name (3-255 of A-Z a-z 0-9 _ . -)")
-    if c.aggregates_table_name == c.rejects_table_name:
-        p.append("aggregatesTableName and rejectsTableName must differ")
     _one_of(p, "removalPolicy", c.removal_policy, ("RETAIN", "DESTROY"))
     # service
-    if not _APP.match(c.application_name) or len(c.application_name) < 3:
-        p.append(f"applicationName={c.application_name!r}: 3-200 of A-Z a-z 0-9 _ . - "
-                 "(it names the KCL lease table)")
-    if c.application_name in (c.aggregates_table_name, c.rejects_table_name):
-        p.append("applicationName names the KCL lease table: it must differ from the table names")
     if c.cpu not in FARGATE_MEMORY:
         p.append(f"cpu={c.cpu}: one of {', '.join(map(str, FARGATE_MEMORY))}")
     elif c.memory_mib not in FARGATE_MEMORY[c.cpu]:

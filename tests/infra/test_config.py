@@ -152,7 +152,7 @@ def test_cli_and_feature_flag_keys_are_not_settings() -> None:
 def test_names_are_checked() -> None:
     msg = cfg_error(aggregatesTableName="x", applicationName="kinesisAggs-rejects", streamName="a b")
     assert "aggregatesTableName='x': a DynamoDB table name" in msg
-    assert "applicationName names the KCL lease table: it must differ from the table names" in msg
+    assert "applicationName names the KCL lease table: it must differ from aggregatesTableName" in msg
     assert "streamName='a b'" in msg
 
 

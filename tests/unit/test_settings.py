@@ -158,6 +158,7 @@ def test_bad_general_endpoint_with_blank_service_variable():
     ("AGGREGATES_TABLE", "ab", "DynamoDB table name"),
     ("REJECTS_TABLE", "x/y", "DynamoDB table name"),
     ("APPLICATION_NAME", "a b", "lease table"),
+    ("APPLICATION_NAME", "ab", "3-200"),  # it names a DynamoDB table: 3 characters at least
     ("WORKER_ID", "worker 1", "WORKER_ID"),
 ])
 def test_wrong_value_names_the_variable(var, value, needle):
