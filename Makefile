@@ -26,7 +26,7 @@ lint: setup
 	$(PY) -m ruff check consumer_app producer tests infra
 	.venv/bin/hadolint Dockerfile
 
-## chaos: every fault scenario with real workers; prints a table (about 25 minutes)
+## chaos: every fault scenario with real workers; prints a table (about 20 minutes, budget 30)
 CHAOS_ARGS ?=
 chaos: setup
 	$(PY) -m consumer_app chaos $(CHAOS_ARGS)

@@ -102,8 +102,7 @@ class Run:
         assert self.sup is not None
         w = self._worker(len(self.workers) + 1)
         self.workers.append(w)
-        self.sup.workers.append(w)
-        w.start()
+        self.sup.add(w)
         return w
 
     # -- producing ----------------------------------------------------------------------

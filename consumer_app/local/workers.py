@@ -113,7 +113,7 @@ class Supervisor:
     """Keeps a set of workers running (restart on failure) from a background thread."""
 
     def __init__(self, workers: list[Worker]) -> None:
-        self.workers = workers
+        self.workers = list(workers)  # its own list: callers add through add()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="supervisor", daemon=True)
 
@@ -122,6 +122,11 @@ class Supervisor:
             w.start()
         self._thread.start()
         return self
+
+    def add(self, worker: Worker) -> None:
+        """Start one more worker and keep it running too (scale out)."""
+        self.workers.append(worker)
+        worker.start()
 
     def _loop(self) -> None:
         while not self._stop.wait(0.5):

@@ -71,8 +71,7 @@ def rebalance_after_adding(st: stack.Stack, log_dir: Path) -> float | None:
         while time.monotonic() < deadline and owners().get(first.name) != 8:
             time.sleep(0.5)
         second = Worker(f"{app}-w2", env, log_dir, restart=False)
-        sup.workers.append(second)
-        second.start()
+        sup.add(second)
         start = time.monotonic()
         result = None
         while time.monotonic() - start < 300:
