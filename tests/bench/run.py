@@ -108,23 +108,29 @@ def drain(st: stack.Stack, summary: Summary, processor: str, workers: int,
     return out
 
 
+# Batches of this size make a drain several polls long per shard (base.properties: 10000).
+SCALING_MAX_RECORDS = 500
+
+
 def scaling(backlog: int, out_dir: Path) -> dict[str, Any]:
     from tests.bench import scaling as sc
 
     st = stack.private_stack(out_dir / "logs-scaling", shards=8)
-    out: dict[str, Any] = {"backlog": backlog, "shards": 8}
+    out: dict[str, Any] = {"backlog": backlog, "shards": 8, "max_records": SCALING_MAX_RECORDS}
     try:
         st.start()
         print(f"   loading {backlog:,} records on 8 shards ...", file=sys.stderr)
         summary = Summary()
         produce(producer_args(["--stream", st.stream, "--count", str(backlog), "--unclean-ratio", "0.05",
                                "--seed", "4", "--quiet"]), summary, st.client("kinesis"))
+        props = sc.properties_dir(out_dir / "properties-scaling", maxRecords=str(SCALING_MAX_RECORDS))
         runs = {}
         for n in (1, 2, 4):
             print(f"4. drain on 8 shards with {n} worker(s) ...", file=sys.stderr)
-            runs[n] = sc.drain(st, summary, n, out_dir / "logs-scaling")
+            runs[n] = sc.drain(st, summary, n, out_dir / "logs-scaling", KCL_PROPERTIES_DIR=str(props))
         base = runs[1]["records_per_s"]
         out["drains"] = {str(n): {"records_per_s": r["records_per_s"], "seconds": r["seconds"],
+                                  "lease_grants": r["lease_grants"],
                                   "speedup": round(r["records_per_s"] / base, 2)} for n, r in runs.items()}
         print("5. rebalance after adding a worker ...", file=sys.stderr)
         out["rebalance_after_adding_a_worker_s"] = sc.rebalance_after_adding(st, out_dir / "logs-scaling")
@@ -140,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rule-records", type=int, default=200_000)
     p.add_argument("--backlog", type=int, default=50_000)
     p.add_argument("--out", default="bench-out")
-    p.add_argument("--scaling-backlog", type=int, default=16_000,
+    p.add_argument("--scaling-backlog", type=int, default=32_000,
                    help="records on 8 shards for the 1/2/4-worker drains (0: skip)")
     args = p.parse_args(argv)
     out_dir = Path(args.out)
@@ -195,8 +201,8 @@ def print_table(r: dict[str, Any]) -> None:
     sc = r.get("scaling")
     if sc:
         for n, d in sc["drains"].items():
-            rows.append((f"drain on 8 shards, {n} worker(s)", f"{d['records_per_s']:,} records/s",
-                         f"speed-up x{d['speedup']}"))
+            rows.append((f"drain on 8 shards, {n} worker(s), {d['lease_grants']} lease grants",
+                         f"{d['records_per_s']:,} records/s", f"speed-up x{d['speedup']}"))
         rows.append(("rebalance after adding a worker (1 -> 2 on 8 shards)",
                      f"{sc['rebalance_after_adding_a_worker_s']} s", ""))
         rows.append(("plot of lag and throughput", sc["plot"], ""))

@@ -13,9 +13,31 @@ from consumer_app.local import inspect, stack
 from consumer_app.local.workers import Supervisor, Worker, worker_env
 from producer.summary import Summary
 
+PROPERTIES = Path(__file__).resolve().parents[2] / "properties"
+
 
 def _ts(ev: dict[str, Any]) -> float:
     return datetime.strptime(ev["ts"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).timestamp()
+
+
+def properties_dir(out: Path, **overrides: str) -> Path:
+    """A copy of ``properties/`` with some keys of ``base.properties`` set otherwise.
+
+    The scaling drains use smaller batches (``maxRecords``), so that a backlog takes several
+    polls per shard and the plot shows the lag going down rather than one bar.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    for src in PROPERTIES.iterdir():
+        lines = src.read_text().splitlines()
+        if src.name == "base.properties":
+            for key, value in overrides.items():
+                hits = [i for i, line in enumerate(lines) if line.split("=")[0].strip() == key]
+                if not hits:
+                    raise KeyError(f"{key} is not set in {src}")
+                for i in hits:
+                    lines[i] = f"{key} = {value}"
+        (out / src.name).write_text("\n".join(lines) + "\n")
+    return out
 
 
 def drain(st: stack.Stack, summary: Summary, workers: int, log_dir: Path, app: str | None = None,
@@ -113,7 +135,7 @@ def plot(run: dict[str, Any], path: Path) -> None:
     ls = sorted(lag)
     ax2.plot(ls, [lag[x] / 1000 for x in ls], color="#C44E52", label="lag: max millisBehindLatest (s)")
     ax2.set_ylabel("lag (s)")
-    fig.legend(loc="upper right")
+    fig.legend(loc="upper right", bbox_to_anchor=(0.9, 0.88))
     ax1.set_title(f"Draining the backlog: 8 shards, {run['workers']} workers, "
                   f"{run['records_per_s']:,} records/s")
     fig.tight_layout()
