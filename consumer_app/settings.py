@@ -24,7 +24,7 @@ class SettingsError(ValueError):
 
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
 _STREAM = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
-_APP = re.compile(r"^[A-Za-z0-9_.-]{3,200}$")  # a table name, 55 left for suffixes
+_APP = re.compile(r"^[A-Za-z0-9_.-]{3,200}$")  # it names the lease table: 3 characters at least
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 _URL = re.compile(r"^https?://[^\s/]+(/.*)?$")
 PROFILES = ("aws", "local")
