@@ -183,8 +183,7 @@ def _watch(st: stack.Stack, app: str, summary: Summary, tail: EventTail, started
     with Live(console=console, refresh_per_second=1, transient=False) if live_ok else _Null() as live:
         while True:
             producing = prod.is_alive()
-            if first_progress is None and any(
-                    v["checkpoint"] not in ("TRIM_HORIZON", "-") for v in inspect.leases(ddb, app).values()):
+            if first_progress is None and any(map(inspect.started, inspect.leases(ddb, app).values())):
                 first_progress = time.monotonic() - started
                 console.print(f"demo: first records processed and checkpointed {first_progress:.1f}s "
                               "after the workers started")

@@ -154,8 +154,7 @@ class Run:
         """Every shard of the stream leased and checkpointed past TRIM_HORIZON."""
         leases = self.leases()
         return len(leases) >= self.stack.shards and all(
-            v["owner"] not in ("-", "") and v["checkpoint"] not in ("TRIM_HORIZON", "-")
-            for v in leases.values())
+            inspect.owned(v) and inspect.started(v) for v in leases.values())
 
     def leader(self) -> str | None:
         """The worker holding KCL's leader lock (a row of the lease table in KCL 3.5)."""
@@ -172,7 +171,7 @@ class Run:
         return None
 
     def owners(self) -> Counter[str]:
-        return Counter(v["owner"] for v in self.leases().values() if v["owner"] not in ("-", ""))
+        return inspect.owners(self.stack.client("dynamodb"), self.app)
 
     @staticmethod
     def wait_until(pred: Callable[[], bool], timeout_s: float, poll_s: float = 0.5) -> float | None:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from consumer_app.chaos.harness import Result, Run
+from consumer_app.local import inspect
 from consumer_app.local.fault_proxy import PASS, Action
 from consumer_app.rules.validation import REASONS, TRIP_FIELDS
 
@@ -244,8 +245,7 @@ def resharding(size: Size, logs: Path) -> Result:
                                    ScalingType="UNIFORM_SCALING")
         t0 = time.monotonic()
         r.recovery_s = run.wait_until(lambda: any(
-            s.startswith("shardId-") and int(s.rsplit("-", 1)[1]) >= 4 and v["checkpoint"] not in
-            ("TRIM_HORIZON", "-") for s, v in run.leases().items()), 240)
+            int(s.rsplit("-", 1)[1]) >= 4 and inspect.started(v) for s, v in run.leases().items()), 240)
         run.finish(r, settle_timeout_s=400)
         shards = kinesis.list_shards(StreamName=run.stack.stream)["Shards"]
         parents = {s["ShardId"]: {p for p in (s.get("ParentShardId"), s.get("AdjacentParentShardId")) if p}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 
@@ -29,6 +30,20 @@ def leases(dynamodb: Any, application: str) -> dict[str, dict[str, str]]:
             "checkpoint": it.get("checkpoint", {}).get("S", "-"),
         }
     return out
+
+
+def owners(dynamodb: Any, application: str) -> Counter[str]:
+    """worker -> leases it holds (unowned leases left out)."""
+    return Counter(v["owner"] for v in leases(dynamodb, application).values() if owned(v))
+
+
+def owned(lease: dict[str, str]) -> bool:
+    return lease["owner"] not in ("-", "")
+
+
+def started(lease: dict[str, str]) -> bool:
+    """Checkpointed past its start: records of this shard have been processed."""
+    return lease["checkpoint"] not in ("TRIM_HORIZON", "-")
 
 
 def _reached(checkpoint: str, last_sequence: str) -> bool:

@@ -82,11 +82,7 @@ def rebalance_after_adding(st: stack.Stack, log_dir: Path) -> float | None:
     ddb = st.client("dynamodb")
 
     def owners() -> dict[str, int]:
-        out: dict[str, int] = {}
-        for v in inspect.leases(ddb, app).values():
-            if v["owner"] not in ("-", ""):
-                out[v["owner"]] = out.get(v["owner"], 0) + 1
-        return out
+        return inspect.owners(ddb, app)
 
     with Supervisor([first]) as sup:
         deadline = time.monotonic() + 300
