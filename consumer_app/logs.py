@@ -12,7 +12,10 @@ import json
 import logging
 import sys
 import time
+from datetime import UTC, datetime
 from typing import Any
+
+TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # the "ts" field: UTC with milliseconds
 
 
 class JsonFormatter(logging.Formatter):
@@ -28,6 +31,11 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             doc["exc"] = self.formatException(record.exc_info)
         return json.dumps(doc, default=str, separators=(",", ":"))
+
+
+def event_time(doc: dict[str, Any]) -> float:
+    """The epoch seconds of a JSON log line's ``ts`` (the chaos runner and bench read logs)."""
+    return datetime.strptime(doc["ts"], TS_FORMAT).replace(tzinfo=UTC).timestamp()
 
 
 def configure(level: str = "INFO", **static: Any) -> None:

@@ -13,13 +13,13 @@ import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from consumer_app.chaos.harness import Result, Run
 from consumer_app.local import inspect
 from consumer_app.local.fault_proxy import PASS, Action
+from consumer_app.logs import event_time
 from consumer_app.rules.validation import REASONS, TRIP_FIELDS
 
 
@@ -34,9 +34,6 @@ class Size:
 SMALL = Size(records=5000, rate=80)
 FULL = Size(records=15000, rate=150)
 
-
-def _ts(ev: dict[str, Any]) -> float:
-    return datetime.strptime(ev["ts"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).timestamp()
 
 
 def _processing(worker: Any) -> set[str]:
@@ -135,7 +132,7 @@ def graceful(size: Size, logs: Path) -> Result:
         if stop_s > grace_s + 5:
             r.problems.append(f"stopping took {stop_s:.1f}s, more than the {grace_s}s grace")
         done = {e["shard"] for e in victim.events()
-                if e.get("event") == "shutdown_requested" and _ts(e) >= t_term - 0.01}
+                if e.get("event") == "shutdown_requested" and event_time(e) >= t_term - 0.01}
         if not active:
             r.problems.append(f"{victim.name} ran no record processor when it was stopped")
         elif not active <= done:
@@ -250,10 +247,10 @@ def resharding(size: Size, logs: Path) -> Result:
         shards = kinesis.list_shards(StreamName=run.stack.stream)["Shards"]
         parents = {s["ShardId"]: {p for p in (s.get("ParentShardId"), s.get("AdjacentParentShardId")) if p}
                    for s in shards}
-        ended = {e["shard"]: _ts(e) for e in run.events("shard_ended")}
+        ended = {e["shard"]: event_time(e) for e in run.events("shard_ended")}
         started: dict[str, float] = {}
         for e in run.events("initialize"):
-            started[e["shard"]] = min(started.get(e["shard"], 1e18), _ts(e))
+            started[e["shard"]] = min(started.get(e["shard"], 1e18), event_time(e))
         order_errors = []
         for child, ps in parents.items():
             for p in ps:

@@ -5,19 +5,16 @@ over time for the 2-worker drain."""
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from consumer_app.local import inspect, stack
 from consumer_app.local.workers import Supervisor, Worker, worker_env
+from consumer_app.logs import event_time
 from producer.summary import Summary
 
 PROPERTIES = Path(__file__).resolve().parents[2] / "properties"
 
-
-def _ts(ev: dict[str, Any]) -> float:
-    return datetime.strptime(ev["ts"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).timestamp()
 
 
 def properties_dir(out: Path, **overrides: str) -> Path:
@@ -63,7 +60,7 @@ def drain(st: stack.Stack, summary: Summary, workers: int, log_dir: Path, app: s
         t_done = time.time()
         sup.stop_gracefully(30)
     events = [{**ev, "worker_name": w.name} for w in ws for ev in w.events()]
-    starts = [_ts(e) for e in events if e.get("event") == "initialize"]
+    starts = [event_time(e) for e in events if e.get("event") == "initialize"]
     out: dict[str, Any] = {"workers": workers, "application": app, "events": events}
     if not starts or not drained:
         out["error"] = "never drained"
@@ -110,13 +107,13 @@ def plot(run: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     t0 = run["t0"]
-    counters = sorted((e for e in run["events"] if e.get("event") == "counters"), key=_ts)
+    counters = sorted((e for e in run["events"] if e.get("event") == "counters"), key=event_time)
     seen: dict[tuple[str, str], int] = {}
     per_second: dict[int, int] = {}
     lag: dict[int, int] = {}
     for e in counters:
         key = (e["worker_name"], e["shard"])
-        sec = int(_ts(e) - t0)
+        sec = int(event_time(e) - t0)
         per_second[sec] = per_second.get(sec, 0) + e["records_in"] - seen.get(key, 0)
         seen[key] = e["records_in"]
         if e.get("millis_behind_latest") is not None:
