@@ -30,12 +30,16 @@ class Result:
     lost: int = 0
     counted_twice: int = 0
     recovery_s: float | None = None
-    passed: bool = False
     details: dict[str, Any] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
+    @property
+    def passed(self) -> bool:
+        """No problem found, nothing lost, nothing counted twice (derived, so never stale)."""
+        return not self.problems and self.lost == 0 and self.counted_twice == 0
+
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "passed": self.passed}
 
 
 def account(result: Result, expected: dict[str, Any], obs: Observed) -> None:
@@ -158,10 +162,8 @@ class Run:
 
     def leader(self) -> str | None:
         """The worker holding KCL's leader lock (a row of the lease table in KCL 3.5)."""
-        from consumer_app.local.inspect import scan_all
-
         try:
-            rows = scan_all(self.stack.client("dynamodb"), self.app)
+            rows = inspect.scan_all(self.stack.client("dynamodb"), self.app)
         except Exception:
             return None
         for it in rows:
@@ -172,6 +174,11 @@ class Run:
 
     def owners(self) -> Counter[str]:
         return inspect.owners(self.stack.client("dynamodb"), self.app)
+
+    def balanced(self, workers: int) -> bool:
+        """Every one of ``workers`` workers holds leases, and their counts differ by 1 at most."""
+        c = self.owners()
+        return len(c) == workers and max(c.values()) - min(c.values()) <= 1
 
     @staticmethod
     def wait_until(pred: Callable[[], bool], timeout_s: float, poll_s: float = 0.5) -> float | None:
@@ -237,5 +244,4 @@ class Run:
         if self.producer_errors:
             result.problems.append("producer: " + "; ".join(self.producer_errors))
         account(result, expected or self.summary.to_json(), self.observed())
-        result.passed = not result.problems and result.lost == 0 and result.counted_twice == 0
         return result
