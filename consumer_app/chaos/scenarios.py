@@ -391,8 +391,11 @@ def emulator_restart(size: Size, logs: Path) -> Result:
         run.finish(r, expected=truth)
         produced = run.summary.sent
         if truth["sent"] < produced:
+            log = (Path(run.stack.log_dir) / "kinesis-local.log").read_text(errors="replace")
+            why = (" (it crashed writing its snapshot on SIGTERM: ERR_STREAM_DESTROYED)"
+                   if "ERR_STREAM_DESTROYED" in log else "")
             r.problems.append(f"kinesis-local lost {produced - truth['sent']} acknowledged "
-                              "records over its restart")
+                              f"records over its restart{why}")
         r.details.update(producer_sent=produced, in_stream_after_restart=truth["sent"],
                          worker_exits=[w.exits for w in run.workers])
     return r
