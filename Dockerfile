@@ -10,13 +10,16 @@ ARG MAVEN_IMAGE=maven:3.9.9-eclipse-temurin-17
 ARG JRE_IMAGE=eclipse-temurin:17.0.13_11-jre-jammy
 ARG NODE_IMAGE=node:20.18.1-bookworm-slim
 
-# --- the KCL jars, exactly the set `make setup` resolves ------------------------------------
+# --- the KCL jars, exactly the set `make setup` resolves, and the worker launcher -----------
 FROM ${MAVEN_IMAGE} AS jars
 WORKDIR /build
 COPY pom.xml .
+COPY launcher launcher
 RUN mvn -q -B dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory=/jars \
         -Dmdep.prependGroupId=true \
  && mvn -q -B dependency:list -DincludeScope=runtime -DoutputFile=/jars/artifacts.txt \
+ && mvn -q -B package \
+ && mkdir /launcher && cp target/kinesis-aggs-launcher.jar /launcher/ \
  && rm -rf /root/.m2
 
 # --- Python wheels: the app and amazon-kclpy (Python only: the jars come from Maven) --------
@@ -77,6 +80,7 @@ ENV JAVA_HOME=/opt/java/openjdk \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     KCL_JARS_DIR=/app/jars \
+    KCL_LAUNCHER_JAR=/app/launcher/kinesis-aggs-launcher.jar \
     KCL_PROPERTIES_DIR=/app/properties \
     KCL_RUN_DIR=/tmp/kcl-run \
     HEARTBEAT_DIR=/tmp/kcl-health \
@@ -85,6 +89,7 @@ ENV JAVA_HOME=/opt/java/openjdk \
 
 WORKDIR /app
 COPY --from=jars /jars /app/jars
+COPY --from=jars /launcher /app/launcher
 RUN --mount=type=bind,from=wheels,source=/wheels,target=/wheels \
     pip install --no-cache-dir --no-index --find-links /wheels "kinesis-aggs-consumer==${VERSION}"
 COPY properties /app/properties

@@ -6,7 +6,9 @@ SETUP_STAMP := .venv/.setup-done
 
 setup: $(SETUP_STAMP)
 
-$(SETUP_STAMP): .ci/setup.sh .ci/build-kclpy-wheel.sh pyproject.toml pom.xml package.json package-lock.json infra/requirements.txt
+LAUNCHER_SRC := $(shell find launcher -type f 2>/dev/null)
+
+$(SETUP_STAMP): .ci/setup.sh .ci/build-kclpy-wheel.sh pyproject.toml pom.xml package.json package-lock.json infra/requirements.txt $(LAUNCHER_SRC)
 	bash .ci/setup.sh
 	touch $@
 
@@ -15,8 +17,9 @@ DEMO_ARGS ?=
 demo: setup
 	$(PY) -m consumer_app demo $(DEMO_ARGS)
 
-## test: lint, unit, integration (emulators) and end-to-end (real MultiLangDaemon) tests
+## test: lint, the launcher's Java tests, unit, integration (emulators) and end-to-end (real MultiLangDaemon) tests
 test: setup lint
+	mvn -q -B test
 	$(PY) -m pytest -q -ra
 
 test-fast: setup
@@ -41,4 +44,4 @@ synth: setup
 	cd infra && ../.venv/bin/python app.py $(SYNTH_ARGS)
 
 clean:
-	rm -rf .venv build node_modules .local .pytest_cache .ruff_cache .hypothesis infra/cdk.out bench-out
+	rm -rf .venv build target node_modules .local .pytest_cache .ruff_cache .hypothesis infra/cdk.out bench-out

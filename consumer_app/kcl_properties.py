@@ -54,6 +54,10 @@ KNOWN_KEYS = frozenset(
         "workerMetricsWriteCapacity",
     )
 )
+#: KCL Java settings the daemon's properties do not expose, read from the same file by the
+#: worker launcher (launcher/src/main/java/kinesisaggs/launcher/Tuning.java; the daemon's
+#: own parser skips them).  tests/unit/test_kcl_properties.py checks the list against it.
+LAUNCHER_KEYS = frozenset({"shardConsumerDispatchPollIntervalMillis", "leaseAssignmentStrategy"})
 #: Nested client settings (``cloudWatchClient.endpointOverride`` and the like).
 KNOWN_PREFIXES = ("kinesisClient.", "dynamoDBClient.", "cloudWatchClient.")
 #: Keys only the environment may set: a file that sets them is refused.
@@ -83,9 +87,10 @@ def parse(text: str, source: str) -> dict[str, str]:
 
 
 def check_keys(props: Mapping[str, str], source: str) -> None:
-    unknown = sorted(k for k in props if k not in KNOWN_KEYS and not k.startswith(KNOWN_PREFIXES))
+    known = KNOWN_KEYS | LAUNCHER_KEYS
+    unknown = sorted(k for k in props if k not in known and not k.startswith(KNOWN_PREFIXES))
     if unknown:
-        near = {k: [x for x in KNOWN_KEYS if x.lower() == k.lower()] for k in unknown}
+        near = {k: [x for x in known if x.lower() == k.lower()] for k in unknown}
         hints = ", ".join(f"{k} (did you mean {near[k][0]}?)" if near[k] else k for k in unknown)
         raise PropertiesError(f"{source}: unknown KCL properties (the daemon would silently "
                               f"ignore them): {hints}")

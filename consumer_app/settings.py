@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -30,6 +31,8 @@ _URL = re.compile(r"^https?://[^\s/]+(/.*)?$")
 PROFILES = ("aws", "local")
 INITIAL_POSITIONS = ("TRIM_HORIZON", "LATEST")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+#: LEASE_BOOTSTRAP: auto = on for the local profile, off for aws (README "Configuration")
+LEASE_BOOTSTRAPS = ("auto", "on", "off")
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,14 @@ class Settings:
     reject_payload_max_bytes: int = 2048
     heartbeat_dir: str | None = None
     health_max_age_seconds: float = 180.0
+    lease_bootstrap: str = "auto"
+
+    @property
+    def bootstraps_leases(self) -> bool:
+        """Pre-create KCL's lease table rows before the JVM starts (consumer_app.dynamo.lease_table)."""
+        if self.lease_bootstrap == "auto":
+            return self.profile == "local"
+        return self.lease_bootstrap == "on"
 
     @property
     def retry_policy(self) -> RetryPolicy:
@@ -92,6 +103,7 @@ ENV_VARS: dict[str, str] = {
     "REJECT_PAYLOAD_MAX_BYTES": "reject_payload_max_bytes",
     "HEARTBEAT_DIR": "heartbeat_dir",
     "HEALTH_MAX_AGE_SECONDS": "health_max_age_seconds",
+    "LEASE_BOOTSTRAP": "lease_bootstrap",
 }
 
 _INT_RANGES: dict[str, tuple[int, int]] = {
@@ -169,8 +181,17 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
     if problems:
         raise SettingsError("invalid settings:\n  - " + "\n  - ".join(problems))
     if not s.worker_id:
-        s = Settings(**{**values, "worker_id": f"{socket.gethostname()}-{os.getpid()}"})
+        s = Settings(**{**values, "worker_id": default_worker_id()})
     return s
+
+
+def default_worker_id() -> str:
+    """``<hostname>-<pid>-<random>``: unique per process even where hostname and pid repeat.
+
+    With ``docker run --network host`` every container has the host's hostname and a
+    small, nearly fixed pid, so ``<hostname>-<pid>`` alone can name two workers alike.
+    """
+    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
 
 
 Labelled = tuple[str, str]  # (the setting's name where the user wrote it, its value)
@@ -207,6 +228,8 @@ def _check(s: Settings) -> list[str]:
         problems.append(f"KCL_PROFILE={s.profile!r}: one of {', '.join(PROFILES)}")
     if s.initial_position not in INITIAL_POSITIONS:
         problems.append(f"INITIAL_POSITION={s.initial_position!r}: one of {', '.join(INITIAL_POSITIONS)}")
+    if s.lease_bootstrap not in LEASE_BOOTSTRAPS:
+        problems.append(f"LEASE_BOOTSTRAP={s.lease_bootstrap!r}: one of {', '.join(LEASE_BOOTSTRAPS)}")
     if s.log_level.upper() not in LOG_LEVELS:
         problems.append(f"LOG_LEVEL={s.log_level!r}: one of {', '.join(LOG_LEVELS)}")
     if s.retry_max_delay_millis < s.retry_base_millis:

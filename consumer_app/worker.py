@@ -14,16 +14,24 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from consumer_app import health, kcl_properties
+from consumer_app.dynamo import lease_table
 from consumer_app.dynamo.schema import TableProblem, check_table
 from consumer_app.settings import Settings, SettingsError, from_env
 from consumer_app.tables import AGGREGATES, REJECTS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-MAIN_CLASS = "software.amazon.kinesis.multilang.MultiLangDaemon"
+#: KCL's Scheduler run as the MultiLangDaemon runs it, but with an exit status that is
+#: non-zero whenever the worker ends without a stop request (launcher/src, docs/startup.md)
+MAIN_CLASS = "kinesisaggs.launcher.WorkerLauncher"
 MULTILANG_JAR_GLOB = "*amazon-kinesis-client-multilang-*.jar"
 DEFAULT_JAVA_OPTS = "-XX:+UseSerialGC -XX:MaxRAMPercentage=60 -XX:+ExitOnOutOfMemoryError"
+#: Added for KCL_PROFILE=local when JAVA_OPTS is not set: the client JIT only.  Two JVMs
+#: starting on two cores spent a third of their start-up CPU in the optimizing compiler,
+#: and locally the emulators, not the JVM, bound the rates (docs/startup.md).
+LOCAL_JAVA_OPTS = "-XX:TieredStopAtLevel=1"
 
 
 class StartError(RuntimeError):
@@ -38,11 +46,21 @@ def jars_dir() -> Path:
     return Path(os.environ.get("KCL_JARS_DIR") or REPO_ROOT / "build" / "jars")
 
 
+def launcher_jar() -> Path:
+    return Path(os.environ.get("KCL_LAUNCHER_JAR")
+                or REPO_ROOT / "build" / "launcher" / "kinesis-aggs-launcher.jar")
+
+
 def classpath() -> str:
     jars = jars_dir()
     if not any(jars.glob(MULTILANG_JAR_GLOB)):
         raise StartError(f"no KCL multilang jar in {jars}: run `make setup` (or set KCL_JARS_DIR)")
-    return f"{jars}/*"
+    launcher = launcher_jar()
+    if not launcher.is_file():
+        raise StartError(f"no worker launcher jar at {launcher}: run `make setup` (or set KCL_LAUNCHER_JAR)")
+    # every jar by name, sorted: the same string each start, which the JVM's class-data
+    # archive (built by `make setup` for exactly this classpath) requires to be used
+    return ":".join([str(launcher), *sorted(str(p) for p in jars.glob("*.jar"))])
 
 
 def processor_command() -> str:
@@ -66,41 +84,82 @@ def render_properties(settings: Settings) -> str:
     return kcl_properties.render(props)
 
 
-def java_command(props_file: Path) -> list[str]:
+def java_binary() -> str:
     java = shutil.which("java", path=(os.environ.get("JAVA_HOME", "") + "/bin")) or shutil.which("java")
     if java is None:
         raise StartError("java not found: install a Java runtime >= 17 or set JAVA_HOME")
-    opts = shlex.split(os.environ.get("JAVA_OPTS", DEFAULT_JAVA_OPTS))
+    return java
+
+
+def class_archive() -> Path:
+    """The JVM class-data archive for this classpath (consumer_app.local.class_archive)."""
+    return Path(os.environ.get("KCL_CDS_ARCHIVE")
+                or REPO_ROOT / "build" / "launcher" / "kcl-classes.jsa")
+
+
+def java_options(profile: str) -> list[str]:
+    if "JAVA_OPTS" in os.environ:
+        return shlex.split(os.environ["JAVA_OPTS"])
+    return shlex.split(DEFAULT_JAVA_OPTS + (" " + LOCAL_JAVA_OPTS if profile == "local" else ""))
+
+
+def java_command(props_file: Path, profile: str = "aws") -> list[str]:
+    opts = java_options(profile)
+    archive = class_archive()
+    if os.environ.get("KCL_CDS_ARCHIVE") != "" and archive.is_file():
+        # -Xshare:auto: a JVM that cannot map it (another JDK, other jars) runs without it
+        opts += [f"-XX:SharedArchiveFile={archive}", "-Xshare:auto"]
     logback = properties_dir() / "logback.xml"
-    return [java, *opts, f"-Dlogback.configurationFile={logback}", "-cp", classpath(),
+    return [java_binary(), *opts, f"-Dlogback.configurationFile={logback}", "-cp", classpath(),
             MAIN_CLASS, "--properties-file", str(props_file)]
 
 
-def check_tables(settings: Settings) -> None:
-    import boto3
+def _client(settings: Settings, service: str) -> Any:
     from botocore.config import Config
 
-    client = boto3.client("dynamodb", endpoint_url=settings.dynamodb_endpoint,
-                          config=Config(region_name=settings.region, connect_timeout=5,
-                                        read_timeout=10, retries={"mode": "standard"}))
+    from consumer_app.dynamo.clients import aws_client
+
+    endpoint = settings.kinesis_endpoint if service == "kinesis" else settings.dynamodb_endpoint
+    return aws_client(service, endpoint, Config(region_name=settings.region, connect_timeout=5,
+                                                read_timeout=10, retries={"mode": "standard"}))
+
+
+def check_tables(settings: Settings) -> None:
+    client = _client(settings, "dynamodb")
     check_table(client, settings.aggregates_table, AGGREGATES)
     check_table(client, settings.rejects_table, REJECTS)
+
+
+def bootstrap_leases(settings: Settings) -> None:
+    """LEASE_BOOTSTRAP: KCL's lease table ready before the JVM starts (DESIGN §4)."""
+    try:
+        done = lease_table.bootstrap(_client(settings, "dynamodb"), _client(settings, "kinesis"),
+                                     settings.application_name, settings.stream_name,
+                                     settings.initial_position, settings.worker_id)
+    except Exception as exc:
+        raise StartError(f"lease bootstrap of table {settings.application_name!r} for stream "
+                         f"{settings.stream_name!r} failed ({type(exc).__name__}: {exc}); "
+                         "LEASE_BOOTSTRAP=off leaves the lease table to KCL") from exc
+    sys.stderr.write(f"worker: lease bootstrap of {settings.application_name}: {done.describe()}\n")
 
 
 def prepare(check: bool = True) -> list[str]:
     """Everything before the exec; returns the JVM command line."""
     settings = from_env()
+    java_binary(), classpath()  # a missing JVM or jar is told before any AWS call
     # children inherit the environment: they must log the same worker id as the daemon
     os.environ["WORKER_ID"] = settings.worker_id
     if check:
         check_tables(settings)
+    if settings.bootstraps_leases:
+        bootstrap_leases(settings)
     if settings.heartbeat_dir:
         health.write_daemon_pid(Path(settings.heartbeat_dir))  # this pid becomes the JVM's
     run_dir = Path(os.environ.get("KCL_RUN_DIR") or tempfile.mkdtemp(prefix="kcl-worker-"))
     run_dir.mkdir(parents=True, exist_ok=True)
     props_file = run_dir / "consumer.properties"
     props_file.write_text(render_properties(settings))
-    return java_command(props_file)
+    return java_command(props_file, settings.profile)
 
 
 def run(check_tables_first: bool = True) -> None:

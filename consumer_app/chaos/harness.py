@@ -180,11 +180,16 @@ class Run:
         c = self.owners()
         return len(c) == workers and max(c.values()) - min(c.values()) <= 1
 
-    @staticmethod
-    def wait_until(pred: Callable[[], bool], timeout_s: float, poll_s: float = 0.5) -> float | None:
-        """Seconds until ``pred()`` held, or None after the timeout."""
+    def check_workers(self) -> None:
+        """Fail the scenario at once if a worker ended that no one stopped (WorkerDied)."""
+        if self.sup is not None:
+            self.sup.check()
+
+    def wait_until(self, pred: Callable[[], bool], timeout_s: float, poll_s: float = 0.5) -> float | None:
+        """Seconds until ``pred()`` held, or None after the timeout; WorkerDied if a worker vanished."""
         start = time.monotonic()
         while time.monotonic() - start < timeout_s:
+            self.check_workers()
             if pred():
                 return time.monotonic() - start
             time.sleep(poll_s)
@@ -206,7 +211,7 @@ class Run:
         """Wait for the producers, then for every shard to be checkpointed at its last record."""
         self.wait_producers()
         return inspect.wait_drained(self.stack.client("dynamodb"), self.app, self.summary.to_json(),
-                                    timeout_s=timeout_s, poll_s=1.0)
+                                    timeout_s=timeout_s, poll_s=1.0, check=self.check_workers)
 
     def events(self, event: str | None = None) -> list[dict[str, Any]]:
         out = []

@@ -1,4 +1,4 @@
-"""boto3 clients for the data path.
+"""AWS clients (botocore) for the data path and the start-up checks.
 
 botocore retries are switched off (``standard`` mode, one attempt) on the clients the
 writers use: the writers own retrying, because only they can tell whether all or some
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
+import botocore.session
 from botocore.config import Config
 
 from consumer_app.settings import Settings
@@ -25,4 +25,10 @@ def dynamodb_client(settings: Settings, *, max_pool: int = 10) -> Any:
         read_timeout=10,
         max_pool_connections=max_pool,
     )
-    return boto3.client("dynamodb", endpoint_url=settings.dynamodb_endpoint, config=config)
+    return aws_client("dynamodb", settings.dynamodb_endpoint, config)
+
+
+def aws_client(service: str, endpoint: str | None, config: Config) -> Any:
+    """botocore directly: the client boto3.client makes, without importing boto3 and
+    s3transfer (half of the imports of a record processor, which starts per lease)."""
+    return botocore.session.get_session().create_client(service, endpoint_url=endpoint, config=config)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 
@@ -64,12 +65,17 @@ def behind(dynamodb: Any, application: str, summary: dict[str, Any]) -> dict[str
 
 
 def wait_drained(dynamodb: Any, application: str, summary: dict[str, Any], timeout_s: float,
-                 poll_s: float = 1.0) -> dict[str, str]:
-    """Wait until every shard is checkpointed at its last produced record; returns what is behind."""
+                 poll_s: float = 1.0, check: Callable[[], None] | None = None) -> dict[str, str]:
+    """Wait until every shard is checkpointed at its last produced record; returns what is behind.
+
+    ``check`` runs on every poll and may raise (a supervisor's check for workers that died).
+    """
     import time
 
     deadline = time.monotonic() + timeout_s
     while True:
+        if check is not None:
+            check()
         left = behind(dynamodb, application, summary)
         if not left or time.monotonic() > deadline:
             return left

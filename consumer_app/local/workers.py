@@ -22,6 +22,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+#: What marks a line of a worker's logs as an error: the daemon's logback level, the
+#: processor's JSON level, and the start-up checks' own prefix.
+_ERROR_MARKS = (b" ERROR ", b'"level":"ERROR"', b'"level":"CRITICAL"', b"worker: cannot start")
+
+
+class WorkerDied(RuntimeError):
+    """A worker ended without being stopped and will not be started again."""
+
 
 @dataclass
 class Worker:
@@ -68,6 +76,27 @@ class Worker:
             time.sleep(1.0)
             self.start()
         return code
+
+    def vanished(self) -> int | None:
+        """The exit code of a worker that ended by itself for good (None: running, stopped or
+        about to be restarted).  Exit 0 counts too: only a stop it was asked for is normal."""
+        if self.proc is not None or self.stopping or not self.exits:
+            return None
+        code = self.exits[-1]
+        return code if (code == 0 or not self.restart) else None
+
+    def last_error(self) -> str:
+        """The last error line of its daemon log or its processors' log, for a failure message."""
+        last = b""
+        for path in (self.stdout_path, self.stderr_path):
+            try:
+                with open(path, "rb") as f:
+                    for raw in f:
+                        if any(m in raw for m in _ERROR_MARKS):
+                            last = raw
+            except OSError:
+                continue
+        return last.decode(errors="replace").strip()[:500] or "(no error line in its logs)"
 
     def terminate(self) -> None:
         """SIGTERM to the JVM only (as docker stop does to PID 1): a graceful shutdown."""
@@ -132,6 +161,17 @@ class Supervisor:
         while not self._stop.wait(0.5):
             for w in self.workers:
                 w.poll()
+
+    def check(self) -> None:
+        """Raise :class:`WorkerDied` for a worker that ended unexpectedly, naming it and its
+        last error line, so that a test or scenario fails at once instead of at a timeout."""
+        for w in list(self.workers):
+            if w.proc is not None:
+                w.poll()
+            code = w.vanished()
+            if code is not None:
+                raise WorkerDied(f"worker {w.name} exited with status {code} without being "
+                                 f"stopped; last error: {w.last_error()} (logs: {w.stdout_path})")
 
     def stop_gracefully(self, timeout_s: float) -> dict[str, int | None]:
         """SIGTERM every worker, wait for each; returns exit codes (None: had to be killed)."""

@@ -64,6 +64,7 @@ def container_env(st: stack.Stack, tmp: Path) -> dict[str, str]:
         d.mkdir(mode=0o777)
         d.chmod(0o777)
     mapping = {"/opt/java/openjdk": java_home, "/app/jars": str(ROOT / "build" / "jars"),
+               "/app/launcher": str(ROOT / "build" / "launcher"),
                "/app/properties": str(ROOT / "properties"), **{k: str(v) for k, v in writable.items()}}
     env = {}
     for key, value in final.env().items():
@@ -131,7 +132,7 @@ def test_entrypoint_processes_reports_health_and_stops_gracefully(local_stack: s
         assert code == 0 and why.startswith("healthy: 2 shard(s) processing"), why
 
         jvm = [p for p in _children(proc.pid)]  # tini's child: python exec'd into the JVM
-        assert len(jvm) == 1 and "MultiLangDaemon" in Path(f"/proc/{jvm[0]}/cmdline").read_text()
+        assert len(jvm) == 1 and "WorkerLauncher" in Path(f"/proc/{jvm[0]}/cmdline").read_text()
         processors = _children(jvm[0])
         assert len(processors) == 2
         for p in processors:  # progress stops: the record processors freeze

@@ -51,10 +51,13 @@ def test_two_workers_count_every_record_exactly_once(local_stack: stack.Stack, t
     with Supervisor(workers) as sup:
         producer = threading.Thread(target=produce)
         producer.start()
-        producer.join(300)
+        deadline = time.monotonic() + 300
+        while producer.is_alive() and time.monotonic() < deadline:
+            sup.check()  # a worker that died fails the test now, by name, not at a timeout
+            producer.join(1)
         assert not errors and summary.sent == RECORDS
         ddb = st.client("dynamodb")
-        behind = inspect.wait_drained(ddb, app, summary.to_json(), timeout_s=300)
+        behind = inspect.wait_drained(ddb, app, summary.to_json(), timeout_s=300, check=sup.check)
         crashed = {w.name: w.exits for w in workers if w.exits}
         codes = sup.stop_gracefully(timeout_s=60)
 

@@ -77,7 +77,8 @@ def test_rendered_properties_for_local_profile(moto: Any, tables: tuple[str, str
     """The file the daemon would read: rendered from properties/ plus the environment."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "KCL_"))}
     env.update(local_env(moto, AGGREGATES_TABLE=tables[0], REJECTS_TABLE=tables[1],
-                         KCL_RUN_DIR=str(tmp_path), WORKER_ID="w-test", SHUTDOWN_GRACE_MILLIS="15000"))
+                         KCL_RUN_DIR=str(tmp_path), WORKER_ID="w-test", SHUTDOWN_GRACE_MILLIS="15000",
+                         LEASE_BOOTSTRAP="off"))
     code = "from consumer_app.worker import prepare; import json; print(json.dumps(prepare()))"
     r = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True,
                        timeout=60)

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from consumer_app.kcl_properties import (
     FROM_SETTINGS,
     KNOWN_KEYS,
+    LAUNCHER_KEYS,
     PropertiesError,
     check_keys,
     merge,
@@ -238,3 +239,13 @@ def test_known_keys_are_bean_properties_of_the_multilang_configuration():
     assert len(setters) > 50, out[:500]
     keys = {_lower_first(k) for k in KNOWN_KEYS - {"executableName", "processingLanguage"}}
     assert sorted(keys - setters) == []
+
+
+def test_launcher_keys_are_the_ones_the_launcher_reads():
+    """The launcher's Tuning.KEYS and LAUNCHER_KEYS name the same settings, none of them the daemon's."""
+    source = (ROOT / "launcher/src/main/java/kinesisaggs/launcher/Tuning.java").read_text()
+    numeric = source.split("KEYS = new TreeMap<>(Map.of(", 1)[1].split("));", 1)[0]
+    named = source.split("NAMED_KEYS = List.of(", 1)[1].split(");", 1)[0]
+    found = set(re.findall(r'"([A-Za-z]+)", new long', numeric)) | set(re.findall(r'"([A-Za-z]+)"', named))
+    assert found == LAUNCHER_KEYS
+    assert not LAUNCHER_KEYS & KNOWN_KEYS

@@ -43,7 +43,24 @@ def test_defaults_with_only_a_region():
     assert s.reject_ttl_days == 14
     assert s.reject_payload_max_bytes == 2048
     assert s.heartbeat_dir is None and s.health_max_age_seconds == 180.0
-    assert s.worker_id == f"{socket.gethostname()}-{os.getpid()}"
+    host, pid, suffix = s.worker_id.rsplit("-", 2)
+    assert (host, pid) == (socket.gethostname(), str(os.getpid())) and len(suffix) == 6
+    assert s.lease_bootstrap == "auto" and not s.bootstraps_leases  # on only for the local profile
+
+
+def test_default_worker_ids_differ_within_one_process():
+    """Two containers with the host's hostname and the same pid must not share a lease owner."""
+    env = {"AWS_REGION": "eu-west-1"}
+    assert from_env(env).worker_id != from_env(env).worker_id
+
+
+def test_lease_bootstrap_follows_the_profile_unless_set():
+    base = {"AWS_REGION": "eu-west-1"}
+    assert from_env({**base, "KCL_PROFILE": "local"}).bootstraps_leases
+    assert not from_env({**base, "KCL_PROFILE": "local", "LEASE_BOOTSTRAP": "off"}).bootstraps_leases
+    assert from_env({**base, "LEASE_BOOTSTRAP": "on"}).bootstraps_leases
+    with pytest.raises(SettingsError, match="LEASE_BOOTSTRAP='yes'"):
+        from_env({**base, "LEASE_BOOTSTRAP": "yes"})
 
 
 def test_from_env_reads_os_environ_by_default(monkeypatch):
