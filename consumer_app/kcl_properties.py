@@ -57,7 +57,10 @@ KNOWN_KEYS = frozenset(
 #: KCL Java settings the daemon's properties do not expose, read from the same file by the
 #: worker launcher (launcher/src/main/java/kinesisaggs/launcher/Tuning.java; the daemon's
 #: own parser skips them).  tests/unit/test_kcl_properties.py checks the list against it.
-LAUNCHER_KEYS = frozenset({"shardConsumerDispatchPollIntervalMillis", "leaseAssignmentStrategy"})
+LAUNCHER_KEYS = frozenset({
+    "shardConsumerDispatchPollIntervalMillis", "leaseAssignmentStrategy",
+    "dynamoDbLockBasedLeaderLeaseDurationInMillis", "dynamoDbLockBasedLeaderHeartbeatPeriodInMillis",
+})
 #: Nested client settings (``cloudWatchClient.endpointOverride`` and the like).
 KNOWN_PREFIXES = ("kinesisClient.", "dynamoDBClient.", "cloudWatchClient.")
 #: Keys only the environment may set: a file that sets them is refused.

@@ -15,10 +15,16 @@ import software.amazon.kinesis.multilang.config.TunedSchedulers;
  * parser ignores: it skips keys it does not know). {@code consumer_app/kcl_properties.py}
  * lists these keys as known, so a typo is still an error.
  */
-public record Tuning(Long shardConsumerDispatchPollIntervalMillis, LeaseAssignmentStrategy leaseAssignmentStrategy) {
+public record Tuning(
+        Long shardConsumerDispatchPollIntervalMillis,
+        LeaseAssignmentStrategy leaseAssignmentStrategy,
+        Long dynamoDbLockBasedLeaderLeaseDurationInMillis,
+        Long dynamoDbLockBasedLeaderHeartbeatPeriodInMillis) {
     /** The numeric keys this launcher reads, with the range each accepts. */
     static final Map<String, long[]> KEYS = new TreeMap<>(Map.of(
-            "shardConsumerDispatchPollIntervalMillis", new long[] {10, 60_000}));
+            "shardConsumerDispatchPollIntervalMillis", new long[] {10, 60_000},
+            "dynamoDbLockBasedLeaderLeaseDurationInMillis", new long[] {3_000, 600_000},
+            "dynamoDbLockBasedLeaderHeartbeatPeriodInMillis", new long[] {500, 200_000}));
     /** The other keys this launcher reads. */
     static final List<String> NAMED_KEYS = List.of("leaseAssignmentStrategy");
 
@@ -26,10 +32,20 @@ public record Tuning(Long shardConsumerDispatchPollIntervalMillis, LeaseAssignme
         final List<String> problems = new ArrayList<>();
         final Long dispatch = millis(properties, "shardConsumerDispatchPollIntervalMillis", problems);
         final LeaseAssignmentStrategy strategy = strategy(properties, problems);
+        final Long leaderLease = millis(properties, "dynamoDbLockBasedLeaderLeaseDurationInMillis", problems);
+        final Long leaderBeat = millis(properties, "dynamoDbLockBasedLeaderHeartbeatPeriodInMillis", problems);
+        // KCL's advice: a heartbeat at least 3 times within the lease, or a leader that is slow
+        // to write once loses the lock (defaults 120,000 and 30,000 when unset)
+        final long lease = leaderLease != null ? leaderLease : 120_000;
+        final long beat = leaderBeat != null ? leaderBeat : 30_000;
+        if ((leaderLease != null || leaderBeat != null) && beat * 3 > lease) {
+            problems.add("dynamoDbLockBasedLeaderHeartbeatPeriodInMillis=" + beat
+                    + " must be at most a third of dynamoDbLockBasedLeaderLeaseDurationInMillis=" + lease);
+        }
         if (!problems.isEmpty()) {
             throw new IllegalArgumentException("invalid launcher settings: " + String.join("; ", problems));
         }
-        return new Tuning(dispatch, strategy);
+        return new Tuning(dispatch, strategy, leaderLease, leaderBeat);
     }
 
     private static LeaseAssignmentStrategy strategy(final Properties p, final List<String> problems) {
@@ -72,6 +88,14 @@ public record Tuning(Long shardConsumerDispatchPollIntervalMillis, LeaseAssignme
         }
         if (leaseAssignmentStrategy != null) {
             configs.leaseManagement().leaseAssignmentStrategy(leaseAssignmentStrategy);
+        }
+        if (dynamoDbLockBasedLeaderLeaseDurationInMillis != null) {
+            configs.leaseManagement()
+                    .dynamoDbLockBasedLeaderLeaseDurationInMillis(dynamoDbLockBasedLeaderLeaseDurationInMillis);
+        }
+        if (dynamoDbLockBasedLeaderHeartbeatPeriodInMillis != null) {
+            configs.leaseManagement()
+                    .dynamoDbLockBasedLeaderHeartbeatPeriodInMillis(dynamoDbLockBasedLeaderHeartbeatPeriodInMillis);
         }
     }
 }

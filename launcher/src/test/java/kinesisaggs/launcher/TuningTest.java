@@ -51,6 +51,27 @@ class TuningTest {
     }
 
     @Test
+    void theLeaderLockTimingsReachTheLeaseManagementConfig() {
+        final LeaseManagementConfig lm = new LeaseManagementConfig("app", "app", null, null, "w1");
+        Tuning.from(props("dynamoDbLockBasedLeaderLeaseDurationInMillis", "10000",
+                        "dynamoDbLockBasedLeaderHeartbeatPeriodInMillis", "2000"))
+                .applyTo(new TunedSchedulers.Configs(new CoordinatorConfig("app"), lm));
+        assertEquals(10_000L, lm.dynamoDbLockBasedLeaderLeaseDurationInMillis());
+        assertEquals(2_000L, lm.dynamoDbLockBasedLeaderHeartbeatPeriodInMillis());
+    }
+
+    @Test
+    void aHeartbeatTooCloseToTheLeaseIsRefused() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> Tuning.from(props("dynamoDbLockBasedLeaderLeaseDurationInMillis", "10000",
+                        "dynamoDbLockBasedLeaderHeartbeatPeriodInMillis", "5000")));
+        assertTrue(e.getMessage().contains("must be at most a third"), e.getMessage());
+        // against KCL's default lease (120 s), a heartbeat of 50 s is too slow as well
+        assertThrows(IllegalArgumentException.class,
+                () -> Tuning.from(props("dynamoDbLockBasedLeaderHeartbeatPeriodInMillis", "50000")));
+    }
+
+    @Test
     void badValuesAreNamed() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> Tuning.from(props("shardConsumerDispatchPollIntervalMillis", "fast")));
