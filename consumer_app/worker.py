@@ -1,9 +1,12 @@
 """``python -m consumer_app run``: start one worker (the KCL MultiLangDaemon).
 
-Validates the settings and the tables, renders the daemon's properties, then *replaces
-this process* with the JVM (``os.execvp``), so that a SIGTERM from docker, ECS or a shell
-reaches the daemon directly and it can run its graceful shutdown (shutdown_requested and
-a final checkpoint in every child, within ``shutdownGraceMillis``).
+Validates the settings and the tables, prepares KCL's lease table (``LEASE_BOOTSTRAP``),
+renders the daemon's properties, then *replaces this process* with the JVM
+(``os.execv``), so that a SIGTERM from docker, ECS or a shell reaches the daemon directly
+and it can run its graceful shutdown (shutdown_requested and a final checkpoint in every
+child, within ``shutdownGraceMillis``).  The JVM runs KCL's Scheduler through our launcher
+(launcher/src), which exits 1 if the Scheduler ends without a stop request
+(docs/startup.md).
 """
 
 from __future__ import annotations
@@ -146,7 +149,10 @@ def bootstrap_leases(settings: Settings) -> None:
 def prepare(check: bool = True) -> list[str]:
     """Everything before the exec; returns the JVM command line."""
     settings = from_env()
-    java_binary(), classpath()  # a missing JVM or jar is told before any AWS call
+    # every configuration problem (a missing JVM or jar, a bad properties key) is told
+    # before any AWS call
+    java_binary(), classpath()
+    properties = render_properties(settings)
     # children inherit the environment: they must log the same worker id as the daemon
     os.environ["WORKER_ID"] = settings.worker_id
     if check:
@@ -158,7 +164,7 @@ def prepare(check: bool = True) -> list[str]:
     run_dir = Path(os.environ.get("KCL_RUN_DIR") or tempfile.mkdtemp(prefix="kcl-worker-"))
     run_dir.mkdir(parents=True, exist_ok=True)
     props_file = run_dir / "consumer.properties"
-    props_file.write_text(render_properties(settings))
+    props_file.write_text(properties)
     return java_command(props_file, settings.profile)
 
 
