@@ -165,9 +165,7 @@ class Supervisor:
     def check(self) -> None:
         """Raise :class:`WorkerDied` for a worker that ended unexpectedly, naming it and its
         last error line, so that a test or scenario fails at once instead of at a timeout."""
-        for w in list(self.workers):
-            if w.proc is not None:
-                w.poll()
+        for w in list(self.workers):  # the supervisor's thread alone reaps and restarts
             code = w.vanished()
             if code is not None:
                 raise WorkerDied(f"worker {w.name} exited with status {code} without being "

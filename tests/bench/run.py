@@ -204,7 +204,8 @@ def print_table(r: dict[str, Any]) -> None:
                      f"{max(x['every_shard_s'] for x in su['runs'])} s", ""))
         median = sorted(su["runs"], key=lambda x: x["first_record_s"])[len(su["runs"]) // 2]
         for step, at in median["steps_s"].items():
-            rows.append((f"  the median start, worker w1: {step}", f"{at} s", ""))
+            rows.append((f"  start at the median ({median['first_record_s']} s), worker w1: {step}",
+                         f"{at} s", ""))
     rows += [
         ("rule path (decode+validate+aggregate), 1 core", f"{r['rule_path']['records_per_s']:,} records/s",
          ">= 50,000"),
