@@ -31,9 +31,10 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 MAIN_CLASS = "kinesisaggs.launcher.WorkerLauncher"
 MULTILANG_JAR_GLOB = "*amazon-kinesis-client-multilang-*.jar"
 DEFAULT_JAVA_OPTS = "-XX:+UseSerialGC -XX:MaxRAMPercentage=60 -XX:+ExitOnOutOfMemoryError"
-#: Added for KCL_PROFILE=local when JAVA_OPTS is not set: the client JIT only.  Two JVMs
-#: starting on two cores spent a third of their start-up CPU in the optimizing compiler,
-#: and locally the emulators, not the JVM, bound the rates (docs/startup.md).
+#: Added for KCL_PROFILE=local when JAVA_OPTS is not set: the client JIT only.  At start
+#: the optimizing compiler competes for the cores with the other JVM, the record
+#: processors and the emulators, and locally the emulators, not the JVM, bound the rates
+#: (docs/startup.md).
 LOCAL_JAVA_OPTS = "-XX:TieredStopAtLevel=1"
 
 
