@@ -128,16 +128,15 @@ def _client(settings: Settings, service: str) -> Any:
                                                 read_timeout=10, retries={"mode": "standard"}))
 
 
-def check_tables(settings: Settings) -> None:
-    client = _client(settings, "dynamodb")
+def check_tables(settings: Settings, client: Any) -> None:
     check_table(client, settings.aggregates_table, AGGREGATES)
     check_table(client, settings.rejects_table, REJECTS)
 
 
-def bootstrap_leases(settings: Settings) -> None:
+def bootstrap_leases(settings: Settings, dynamodb: Any) -> None:
     """LEASE_BOOTSTRAP: KCL's lease table ready before the JVM starts (DESIGN §4)."""
     try:
-        done = lease_table.bootstrap(_client(settings, "dynamodb"), _client(settings, "kinesis"),
+        done = lease_table.bootstrap(dynamodb, _client(settings, "kinesis"),
                                      settings.application_name, settings.stream_name,
                                      settings.initial_position, settings.worker_id)
     except Exception as exc:
@@ -156,10 +155,12 @@ def prepare(check: bool = True) -> list[str]:
     properties = render_properties(settings)
     # children inherit the environment: they must log the same worker id as the daemon
     os.environ["WORKER_ID"] = settings.worker_id
-    if check:
-        check_tables(settings)
-    if settings.bootstraps_leases:
-        bootstrap_leases(settings)
+    if check or settings.bootstraps_leases:
+        dynamodb = _client(settings, "dynamodb")  # one client for both steps
+        if check:
+            check_tables(settings, dynamodb)
+        if settings.bootstraps_leases:
+            bootstrap_leases(settings, dynamodb)
     if settings.heartbeat_dir:
         health.write_daemon_pid(Path(settings.heartbeat_dir))  # this pid becomes the JVM's
     run_dir = Path(os.environ.get("KCL_RUN_DIR") or tempfile.mkdtemp(prefix="kcl-worker-"))
