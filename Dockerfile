@@ -1,82 +1,119 @@
-# syntax=docker/dockerfile:1
 # One image for a KCL worker, on a laptop (docker run) and on ECS Fargate.
-#   docker build -t kinesis-aggs-consumer .
-# Stages: jars (Maven resolves the KCL MultiLangDaemon jars from pom.xml), wheels (the
-# app and amazon-kclpy), two emulator images used only by compose.yaml, and the slim
-# runtime (last, so it is what `docker build` produces).
+#   DOCKER_BUILDKIT=1 docker build --network host -t kinesis-aggs-consumer .
+# Every stage starts from one base made of Debian's packages (debian:trixie-slim; where
+# Docker Hub cannot be reached, .ci/base-image.sh makes it with mmdebstrap: docs/docker.md).
+# Python, the Java runtime, Maven, Node and tini are Debian's packages; the app and its
+# Python dependencies come from PyPI into a venv; the KCL jars from Maven Central through
+# pom.xml.  Stages: jars + a jlink Java runtime, the venv, two emulator images used only by
+# compose.yaml, and the runtime (last, so it is what `docker build` produces).
+# No `# syntax=` line: BuildKit's built-in frontend serves RUN --mount.
 
-ARG PYTHON_IMAGE=python:3.11.10-slim-bookworm
-ARG MAVEN_IMAGE=maven:3.9.9-eclipse-temurin-17
-ARG JRE_IMAGE=eclipse-temurin:17.0.13_11-jre-jammy
-ARG NODE_IMAGE=node:20.18.1-bookworm-slim
+ARG BASE_IMAGE=debian:trixie-slim
 
-# --- the KCL jars, exactly the set `make setup` resolves, and the worker launcher -----------
-FROM ${MAVEN_IMAGE} AS jars
+# --- the KCL jars (exactly the set `make setup` resolves), the launcher, a small JRE --------
+FROM ${BASE_IMAGE} AS jars
+# (the slim base has no man pages; the JDK's alternatives need the directory: Debian #863199)
+RUN mkdir -p /usr/share/man/man1 \
+ && apt-get update \
+ && apt-get install -y --no-install-recommends openjdk-21-jdk-headless maven binutils \
+ && rm -rf /var/lib/apt/lists/*
 WORKDIR /build
 COPY pom.xml .
 COPY launcher launcher
-RUN mvn -q -B dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory=/jars \
+RUN --mount=type=cache,target=/root/.m2 \
+    mvn -q -B dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory=/app/jars \
         -Dmdep.prependGroupId=true \
- && mvn -q -B dependency:list -DincludeScope=runtime -DoutputFile=/jars/artifacts.txt \
- && mvn -q -B package \
- && mkdir /launcher && cp target/kinesis-aggs-launcher.jar /launcher/ \
- && rm -rf /root/.m2
+ && mvn -q -B dependency:list -DincludeScope=runtime -DoutputFile=/app/jars/artifacts.txt \
+        -DoutputAbsoluteArtifactFilename=false \
+ && mvn -q -B package -DskipTests \
+ && mkdir /app/launcher && cp target/kinesis-aggs-launcher.jar /app/launcher/
+# The Java runtime: only the modules the jars use (jdeps), plus the ones they load by name
+# (TLS's elliptic curves, Unsafe for netty, DNS); binutils strips the native libraries.
+RUN modules=$(jdeps --ignore-missing-deps -q --recursive --multi-release 21 --print-module-deps \
+                    --class-path '/app/jars/*' /app/launcher/kinesis-aggs-launcher.jar) \
+ && echo "jdeps: $modules" \
+ && jlink --add-modules "$modules,jdk.crypto.ec,jdk.unsupported,jdk.naming.dns" \
+          --strip-debug --no-man-pages --no-header-files --compress=zip-6 --output /opt/java
 
-# --- Python wheels: the app and amazon-kclpy (Python only: the jars come from Maven) --------
-FROM ${PYTHON_IMAGE} AS wheels
+# --- the venv: the app and its Python dependencies (amazon-kclpy without its jars) ---------
+FROM ${BASE_IMAGE} AS venv
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 python3-venv \
+ && rm -rf /var/lib/apt/lists/*
 WORKDIR /build
+RUN python3 -m venv /opt/venv
+ENV PATH=/opt/venv/bin:/usr/bin:/bin
 COPY .ci/build-kclpy-wheel.sh .ci/build-kclpy-wheel.sh
-RUN bash .ci/build-kclpy-wheel.sh 3.2.0 /wheels python
+RUN --mount=type=cache,target=/root/.cache/pip \
+    bash .ci/build-kclpy-wheel.sh 3.2.0 /wheels python
 COPY pyproject.toml README.md ./
 COPY consumer_app consumer_app
 COPY producer producer
-RUN pip wheel --no-cache-dir --find-links /wheels -w /wheels .
+RUN --mount=type=cache,target=/root/.cache/pip \
+    pip install -q --find-links /wheels . \
+ && pip uninstall -q -y pip \
+ && find /opt/venv -name '__pycache__' -path '*/pip/*' -prune -exec rm -rf {} +
 
 # --- emulators for compose.yaml (not part of the runtime image) ---------------------------
-FROM ${NODE_IMAGE} AS kinesis-local
+FROM ${BASE_IMAGE} AS kinesis-local-build
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends nodejs npm \
+ && rm -rf /var/lib/apt/lists/*
 WORKDIR /emulator
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+RUN --mount=type=cache,target=/root/.npm npm ci --no-audit --no-fund
+
+FROM ${BASE_IMAGE} AS kinesis-local
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends nodejs \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --uid 10003 --no-create-home emulator
+COPY --from=kinesis-local-build /emulator/node_modules /emulator/node_modules
 WORKDIR /emulator/node_modules/kinesis-local
 ENV KINESIS_MOCK_PLAIN_PORT=4567 KINESIS_MOCK_TLS_PORT=4566 CREATE_STREAM_DURATION=0ms \
     UPDATE_SHARD_COUNT_DURATION=200ms
 EXPOSE 4567
-USER 1000
+USER 10003
 CMD ["node", "main.js"]
 
-FROM ${PYTHON_IMAGE} AS dynamodb-local
-RUN pip install --no-cache-dir "moto[server]==5.2.5" \
+FROM ${BASE_IMAGE} AS dynamodb-local
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 python3-venv \
+ && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10002 --no-create-home emulator
+RUN --mount=type=cache,target=/root/.cache/pip \
+    python3 -m venv /opt/moto && /opt/moto/bin/pip install -q "moto[server]==5.2.5"
 # the serialized moto server (consumer_app/local/dynamodb_server.py: moto alone loses
 # concurrent first writes to a new item)
 COPY consumer_app/local/dynamodb_server.py /srv/dynamodb_server.py
 EXPOSE 4568
 USER 10002
-CMD ["python", "/srv/dynamodb_server.py", "-H", "0.0.0.0", "-p", "4568"]
-
-# --- the Java runtime, copied into the Python image ------------------------------------------
-FROM ${JRE_IMAGE} AS jre
+CMD ["/opt/moto/bin/python", "/srv/dynamodb_server.py", "-H", "0.0.0.0", "-p", "4568"]
 
 # --- runtime --------------------------------------------------------------------------------
-FROM ${PYTHON_IMAGE} AS runtime
+FROM ${BASE_IMAGE} AS runtime
+ARG BASE_IMAGE
 ARG VERSION=0.1.0
 LABEL org.opencontainers.image.title="kinesis-aggs-consumer" \
       org.opencontainers.image.description="KCL MultiLangDaemon worker: exact per-vendor tumbling-window aggregates of NYC-taxi trips from Kinesis into DynamoDB" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.licenses="Apache-2.0" \
-      org.opencontainers.image.base.name="${PYTHON_IMAGE}"
+      org.opencontainers.image.base.name="${BASE_IMAGE}"
 
 # tini is PID 1: it forwards SIGTERM to the JVM (which runs the graceful shutdown:
 # shutdown_requested and a final checkpoint per shard), reaps zombies, and with -e 143
 # reports the JVM's "stopped by SIGTERM" status 143 as a clean exit 0.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends tini=0.19.0-1+b3 \
- && rm -rf /var/lib/apt/lists/* \
+ && apt-get install -y --no-install-recommends python3 tini \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/log/apt /var/log/dpkg.log \
  && useradd --system --uid 10001 --gid 0 --home-dir /app --no-create-home kcl
-COPY --from=jre /opt/java/openjdk /opt/java/openjdk
+COPY --from=jars /opt/java /opt/java
+COPY --from=jars /app/jars /app/jars
+COPY --from=jars /app/launcher /app/launcher
+COPY --from=venv /opt/venv /opt/venv
 
-ENV JAVA_HOME=/opt/java/openjdk \
-    PATH=/opt/java/openjdk/bin:/usr/local/bin:/usr/bin:/bin \
+ENV JAVA_HOME=/opt/java \
+    PATH=/opt/venv/bin:/opt/java/bin:/usr/bin:/bin \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     KCL_JARS_DIR=/app/jars \
@@ -88,17 +125,14 @@ ENV JAVA_HOME=/opt/java/openjdk \
     JAVA_OPTS="-XX:+UseSerialGC -XX:MaxRAMPercentage=60 -XX:+ExitOnOutOfMemoryError"
 
 WORKDIR /app
-COPY --from=jars /jars /app/jars
-COPY --from=jars /launcher /app/launcher
-RUN --mount=type=bind,from=wheels,source=/wheels,target=/wheels \
-    pip install --no-cache-dir --no-index --find-links /wheels "kinesis-aggs-consumer==${VERSION}"
 COPY properties /app/properties
 
 USER 10001
 STOPSIGNAL SIGTERM
 # Healthy = the daemon runs and every leased shard made progress (batch, idle poll or
-# write attempt) within HEALTH_MAX_AGE_SECONDS (default 180). KCL can take 2 min to start.
-HEALTHCHECK --interval=30s --timeout=10s --start-period=120s --retries=3 \
+# write attempt) within HEALTH_MAX_AGE_SECONDS (default 180).  The same figures as the ECS
+# task definition (infra/kinesis_aggs_infra/service.py).
+HEALTHCHECK --interval=10s --timeout=10s --start-period=120s --retries=3 \
     CMD ["python", "-m", "consumer_app", "health"]
 ENTRYPOINT ["tini", "-e", "143", "--", "python", "-m", "consumer_app"]
 CMD ["run"]

@@ -17,4 +17,4 @@ cat > "$work/amazon_kclpy-$version/pom.xml" <<'POM'
 <project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion><properties/><dependencies/></project>
 POM
 mkdir -p "$out"
-"$python" -m pip wheel -q --no-deps "$work/amazon_kclpy-$version" -w "$out"
+"$python" -m pip wheel -q --no-deps --use-pep517 "$work/amazon_kclpy-$version" -w "$out"

@@ -155,6 +155,9 @@ def prepare(check: bool = True) -> list[str]:
     properties = render_properties(settings)
     # children inherit the environment: they must log the same worker id as the daemon
     os.environ["WORKER_ID"] = settings.worker_id
+    # the lease owner name, first in `docker logs`: which worker holds which shard
+    sys.stderr.write(f"worker: {settings.worker_id} for stream {settings.stream_name}, "
+                     f"application {settings.application_name} ({settings.profile} profile)\n")
     if check or settings.bootstraps_leases:
         dynamodb = _client(settings, "dynamodb")  # one client for both steps
         if check:

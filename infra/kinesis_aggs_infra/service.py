@@ -34,6 +34,11 @@ ASSET_EXCLUDES: tuple[str, ...] = (
 )
 
 HEALTH_COMMAND = ("CMD", "python", "-m", "consumer_app", "health")
+#: The image's non-root user (Dockerfile USER), stated in the task so that ECS enforces it.
+WORKER_USER = "10001"
+#: The one writable path of the read-only root file system: the rendered properties, the
+#: health heartbeats and the JVM's temp files (Fargate task storage, gone with the task).
+SCRATCH_VOLUME, SCRATCH_PATH = "tmp", "/tmp"
 
 #: Kinesis actions of a polling KCL consumer (no enhanced fan-out: retrievalMode = POLLING).
 KINESIS_READ_ACTIONS = ("kinesis:DescribeStreamSummary", "kinesis:GetRecords",
@@ -181,18 +186,25 @@ class WorkerService(Construct):
             essential=True,
             environment=env,
             logging=ecs.LogDrivers.aws_logs(stream_prefix="worker", log_group=self.log_group),
+            # the image's HEALTHCHECK, the same figures (tests/container/test_task_definition.py
+            # runs this container definition on Docker)
             health_check=ecs.HealthCheck(
                 command=list(HEALTH_COMMAND),
-                interval=Duration.seconds(30),
+                interval=Duration.seconds(10),
                 timeout=Duration.seconds(10),
                 retries=3,
-                # KCL takes up to about 2 minutes on AWS before its first lease and record
+                # failures before this do not count: KCL's first start on AWS creates tables
                 start_period=Duration.seconds(120)),
+            user=WORKER_USER,
+            readonly_root_filesystem=True,
             # > shutdownGraceMillis (checked at synth): SIGTERM, final checkpoints, then exit.
             # The image's own init (tini, its ENTRYPOINT) forwards SIGTERM to the JVM and
             # reaps the record-processor children, so no ECS init process is added.
             stop_timeout=Duration.seconds(cfg.stop_timeout_seconds),
         )
+        task.add_volume(name=SCRATCH_VOLUME)
+        self.container.add_mount_points(ecs.MountPoint(
+            container_path=SCRATCH_PATH, source_volume=SCRATCH_VOLUME, read_only=False))
         return task
 
     # -- scaling --------------------------------------------------------------------------

@@ -252,8 +252,13 @@ def test_container(synths: dict[str, Synth]) -> None:
         "AWS_DEFAULT_REGION": "${AWS::Region}",
     }
     assert c["HealthCheck"] == {"Command": ["CMD", "python", "-m", "consumer_app", "health"],
-                                "Interval": 30, "Timeout": 10, "Retries": 3, "StartPeriod": 120}
+                                "Interval": 10, "Timeout": 10, "Retries": 3, "StartPeriod": 120}
     assert c["StopTimeout"] == 40
+    # production hardening: the image's non-root user, a read-only root with a writable /tmp
+    assert c["User"] == "10001" and c["ReadonlyRootFilesystem"] is True
+    assert c["MountPoints"] == [{"ContainerPath": "/tmp", "ReadOnly": False, "SourceVolume": "tmp"}]
+    task = s.one("AWS::ECS::TaskDefinition")[1]["Properties"]
+    assert task["Volumes"] == [{"Name": "tmp"}]
     assert "LinuxParameters" not in c  # the image's tini is PID 1
     assert c["Essential"] is True
     log_group = logical_id(s, s.stack.workers.log_group)

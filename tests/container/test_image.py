@@ -1,0 +1,182 @@
+"""The image on a real Docker engine: `docker run` as the docs show it, against a local stack.
+
+Every test produces seeded records and checks the tables exactly against the producer's
+summary (trips and passengers per vendor, rejects by reason).  The containers use the
+host network, so the emulators on loopback are at 127.0.0.1 as for any local program.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import socket
+
+import pytest
+
+from consumer_app.local.fault_proxy import Action, FaultProxy
+from tests.container import engine
+from tests.container.conftest import Backend, alive
+
+pytestmark = [pytest.mark.container, pytest.mark.integration, pytest.mark.e2e]
+
+_n = itertools.count(1)
+GRACE_MS = 20_000
+STOP_TIMEOUT_S = 30
+
+#: Signals the record processors (the JVM's children) from inside the container.
+SIGNAL_PROCESSORS = """
+import os, signal, sys
+procs = {}
+for p in filter(str.isdigit, os.listdir('/proc')):
+    try:
+        ppid = int(open(f'/proc/{p}/stat').read().rsplit(')', 1)[1].split()[1])
+        procs[int(p)] = (ppid, open(f'/proc/{p}/cmdline', 'rb').read())
+    except OSError:
+        continue
+jvms = {p for p, (_, cmd) in procs.items() if b'WorkerLauncher' in cmd}
+kids = [p for p, (ppid, _) in procs.items() if ppid in jvms]
+for k in kids:
+    os.kill(k, getattr(signal, sys.argv[1]))
+print(len(kids))
+"""
+
+
+def name() -> str:
+    return f"kcl-{os.getpid()}-{next(_n)}"
+
+
+def worker_ids(c: engine.Container) -> set[str]:
+    """The lease owner names a container's workers announced (one per start)."""
+    return {line.split()[1] for line in c.logs().splitlines() if line.startswith("worker: ")
+            and " for stream " in line}
+
+
+def start(containers: list[engine.Container], backend: Backend, *flags: str, **env: str) -> engine.Container:
+    c = engine.run(name(), "--network", "host", *flags,
+                   env=backend.env(SHUTDOWN_GRACE_MILLIS=str(GRACE_MS), **env))
+    containers.append(c)
+    return c
+
+
+def test_two_containers_share_the_shards_and_docker_stop_hands_over(
+        image: str, backend: Backend, containers: list[engine.Container]) -> None:
+    a = start(containers, backend)
+    b = start(containers, backend)
+    backend.produce(600)
+    backend.wait_drained(180, check=alive(a, b))
+    # no WORKER_ID given: the default id is unique per process even with the host's hostname
+    backend.wait_until("2 owners with 2 leases each",
+                       lambda: sorted(backend.owners().values()) == [2, 2], 60)
+    ids_a, ids_b = worker_ids(a), worker_ids(b)
+    assert len(ids_a) == 1 and len(ids_b) == 1 and ids_a != ids_b, (ids_a, ids_b)
+    assert set(backend.owners()) == ids_a | ids_b
+    host = socket.gethostname()
+    assert all(i.startswith(host + "-") for i in ids_a | ids_b), (host, ids_a, ids_b)
+    backend.assert_exact()
+
+    (id_a,) = ids_a
+    held = {s for s, v in backend.leases().items() if v["owner"] == id_a}
+    assert len(held) == 2
+    took = a.stop(STOP_TIMEOUT_S)
+    state = a.state()
+    assert state["ExitCode"] == 0, a.logs()[-3000:]
+    assert took < GRACE_MS / 1000, took
+    shut = [e for e in a.events() if e.get("event") == "shutdown_requested"]
+    assert {e["shard"] for e in shut} == held
+    assert all(e["checkpoint"] not in ("None", None) for e in shut), shut
+    (id_b,) = ids_b
+    backend.wait_until("b holds all 4 leases", lambda: backend.owners() == {id_b: 4}, 60)
+    backend.produce(400)
+    backend.wait_drained(120, check=alive(b))
+    backend.assert_exact()
+
+
+def test_crashes_kill_sigkill_and_restart_on_failure_resume_from_the_checkpoint(
+        image: str, backend: Backend, containers: list[engine.Container]) -> None:
+    a = start(containers, backend, "--restart", "on-failure")
+    b = start(containers, backend, "--restart", "on-failure")
+    backend.produce(400)
+    backend.wait_drained(180, check=alive(a, b))
+    (id_b,) = worker_ids(b)
+
+    # `docker kill`: Docker treats it as a manual stop and does not restart the container
+    engine.docker("kill", a.name)
+    backend.wait_until("b takes a's shards", lambda: backend.owners() == {id_b: 4}, 90)
+    state = a.state()
+    assert not state["Running"] and a.inspect("{{.RestartCount}}") == "0", state
+
+    # SIGKILL to the container's main process (tini, PID 1) from the host: a failure, so
+    # `--restart on-failure` brings it back, and it resumes from the checkpoints
+    checkpoints = {s: v["checkpoint"] for s, v in backend.leases().items()}
+    os.kill(int(b.inspect("{{.State.Pid}}")), signal.SIGKILL)
+    backend.wait_until("Docker restarts b", lambda: b.inspect("{{.RestartCount}}") == "1", 60)
+    backend.produce(400)
+    backend.wait_drained(180, check=alive(b))
+    resumed = [e for e in b.events() if e.get("event") == "initialize"
+               and e["worker"] != id_b]
+    assert {e["shard"] for e in resumed} == set(checkpoints)
+    assert {e["shard"]: e["from_sequence"] for e in resumed} == checkpoints
+    backend.assert_exact()
+
+
+def test_dynamodb_unreachable_past_the_retry_budget_exits_and_docker_restarts_it(
+        image: str, backend: Backend, containers: list[engine.Container]) -> None:
+    proxy = FaultProxy(backend.stack.dynamodb_port).start()
+    try:
+        c = start(containers, backend, "--restart", "on-failure",
+                  AWS_ENDPOINT_URL_DYNAMODB=proxy.url, RETRY_MAX_SECONDS="4", RETRY_MAX_ATTEMPTS="100")
+        backend.produce(300)
+        backend.wait_drained(180, check=alive(c))
+        proxy.set_rule(lambda op, body, n: Action("outage"))
+        backend.produce(300)
+        backend.wait_until("the worker exits and Docker restarts it",
+                           lambda: int(c.inspect("{{.RestartCount}}")) >= 1, 120)
+        proxy.set_rule(None)
+        backend.wait_drained(240, check=alive(c))
+        backend.assert_exact()
+        fatal = [e for e in c.events() if e.get("event") == "fatal"]
+        assert fatal, "the processor did not report why it stopped"
+    finally:
+        proxy.stop()
+
+
+def test_health_as_docker_reports_it(image: str, backend: Backend,
+                                     containers: list[engine.Container]) -> None:
+    c = start(containers, backend, "--health-interval", "2s", "--health-retries", "2",
+              HEALTH_MAX_AGE_SECONDS="6")
+    assert c.health() == "starting"
+    backend.produce(300)
+    c.wait_health("healthy", 120)
+    backend.wait_drained(120, check=alive(c))
+    frozen = c.exec("python", "-c", SIGNAL_PROCESSORS, "SIGSTOP")
+    assert frozen.returncode == 0 and int(frozen.stdout) == 4, frozen.stderr
+    c.wait_health("unhealthy", 60)
+    log = c.state()["Health"]["Log"][-1]
+    assert log["ExitCode"] == 1 and "without progress" in log["Output"], log
+    thawed = c.exec("python", "-c", SIGNAL_PROCESSORS, "SIGCONT")
+    assert thawed.returncode == 0, thawed.stderr
+    c.wait_health("healthy", 60)
+    backend.produce(200)
+    backend.wait_drained(120, check=alive(c))
+    backend.assert_exact()
+
+
+def test_hardened_run_read_only_no_capabilities_memory_limit(
+        image: str, backend: Backend, containers: list[engine.Container]) -> None:
+    c = start(containers, backend, "--read-only", "--tmpfs", "/tmp", "--cap-drop", "ALL",
+              "--security-opt", "no-new-privileges", "--memory", "1g")
+    backend.produce(400)
+    backend.wait_drained(180, check=alive(c))
+    backend.assert_exact()
+    assert c.exec("id", "-u").stdout.strip() == "10001"
+    assert c.exec("touch", "/app/x").returncode != 0, "the root file system is writable"
+    # the JVM sizes its heap from the container's limit (JAVA_OPTS: MaxRAMPercentage=60)
+    flags = c.exec("sh", "-c", 'java $JAVA_OPTS -XX:+PrintFlagsFinal -version')
+    heap = next(int(line.split()[3]) for line in flags.stdout.splitlines() if " MaxHeapSize " in line)
+    assert 0.55 * 2**30 <= heap <= 0.61 * 2**30, heap
+    _, _, limit = engine.docker("stats", "--no-stream", "--format", "{{.MemUsage}}",
+                                   c.name).stdout.strip().partition(" / ")
+    assert limit == "1GiB", limit
+    took = c.stop(STOP_TIMEOUT_S)
+    assert c.state()["ExitCode"] == 0 and took < GRACE_MS / 1000, (took, c.logs()[-2000:])
