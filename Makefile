@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 SETUP_STAMP := .venv/.setup-done
 
-.PHONY: setup demo test test-fast lint bench chaos synth clean
+.PHONY: setup demo test test-fast lint bench bench-image image chaos synth clean
 
 setup: $(SETUP_STAMP)
 
@@ -17,10 +17,12 @@ DEMO_ARGS ?=
 demo: setup
 	$(PY) -m consumer_app demo $(DEMO_ARGS)
 
-## test: lint, the launcher's Java tests, unit, integration (emulators) and end-to-end (real MultiLangDaemon) tests
+## test: lint, the launcher's Java tests, unit, integration (emulators), end-to-end (real
+## MultiLangDaemon) and container tests (the image on a real Docker engine: .ci/engine.sh
+## starts Debian's dockerd as root when none answers, and stops what it started)
 test: setup lint
 	mvn -q -B test
-	$(PY) -m pytest -q -ra
+	bash .ci/engine.sh run $(PY) -m pytest -q -ra
 
 test-fast: setup
 	$(PY) -m pytest -q -ra -m "not integration and not e2e"
@@ -37,6 +39,19 @@ chaos: setup
 ## bench: figures (records/s, drain rates, writes per record), printed, not asserted
 bench: setup
 	$(PY) -m tests.bench.run
+
+## image: the runtime image kinesis-aggs-consumer (starts an engine if none answers and
+## leaves it running: `bash .ci/engine.sh down` stops it; docs/docker.md)
+DOCKER ?= $(shell command -v /usr/bin/docker || command -v docker)
+image:
+	bash .ci/engine.sh up
+	bash .ci/base-image.sh
+	DOCKER_BUILDKIT=1 $(DOCKER) build --network host -t kinesis-aggs-consumer .
+
+## bench-image: image and layer sizes, cold and warm build, time to healthy and to the first
+## record, docker stop, memory with 2 and 4 shards (printed, not asserted; docs/docker.md)
+bench-image: setup
+	bash .ci/engine.sh run $(PY) -m tests.bench.image
 
 ## synth: CloudFormation templates into infra/cdk.out (no AWS credentials needed)
 SYNTH_ARGS ?=

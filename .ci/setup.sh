@@ -65,15 +65,4 @@ if [ ! -f "$ARCHIVE" ] || [ "$JARS/.stamp" -nt "$ARCHIVE" ] || [ "$LAUNCHER" -nt
   .venv/bin/python -m consumer_app.local.class_archive --out "$ARCHIVE" \
     || echo "setup: warning: no class-data archive; workers start about 1 s slower" >&2
 fi
-# tini: the container's init (Dockerfile ENTRYPOINT); the container test runs that exact
-# command line on this machine, so it needs the same program.
-if ! command -v tini >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "setup: tini (Debian package, as in the Dockerfile)" >&2
-    apt-get install -y -q --no-install-recommends tini >/dev/null 2>&1 \
-      || { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends tini >/dev/null; }
-  else
-    echo "setup: warning: tini is not installed (apt-get install tini); the container test will skip" >&2
-  fi
-fi
 echo "setup: done" >&2

@@ -27,6 +27,12 @@ def main(argv: list[str] | None = None) -> int:
     init.add_argument("--shards", type=int, default=4)
     init.add_argument("--wait", type=float, default=120.0, help="seconds to wait for the backend")
     lsub.add_parser("status", help="what runs where")
+    chk = lsub.add_parser("check", help="reconcile a producer summary (JSON) against the tables "
+                          "of the environment's backend, once every shard is checkpointed")
+    chk.add_argument("--summary", action="append", help="a file with `python -m producer`'s "
+                     "output (repeat for several runs; default and '-': stdin)")
+    chk.add_argument("--wait", type=float, default=120.0,
+                     help="seconds to wait for the checkpoints to reach the last records")
 
     demo = sub.add_parser("demo", help="produce, consume with two workers, show, reconcile")
     demo.add_argument("--duration", type=float, default=90.0, help="seconds of producing")

@@ -46,3 +46,31 @@ class Summary:
             "retriedEntries": self.retried_entries,
             "throttledCalls": self.throttled_calls,
         }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Summary:
+        """The inverse of ``to_json`` (a summary printed by ``python -m producer``)."""
+        out = cls(sent=int(data["sent"]), clean=int(data["clean"]),
+                  unclean=Counter({k: int(v) for k, v in data["unclean"]["byReason"].items()}),
+                  retried_entries=int(data.get("retriedEntries", 0)),
+                  throttled_calls=int(data.get("throttledCalls", 0)))
+        for vendor, t in data["vendors"].items():
+            out.trips[int(vendor)] = int(t["trips"])
+            out.passenger[int(vendor)] = int(t["passenger"])
+        for shard, info in data["shards"].items():
+            out.shards[shard] = info["lastSequence"]
+            out.records_per_shard[shard] = int(info["records"])
+        return out
+
+    def absorb(self, other: Summary) -> None:
+        """Add another run's account to this one (several producer runs, one check)."""
+        self.sent += other.sent
+        self.clean += other.clean
+        self.retried_entries += other.retried_entries
+        self.throttled_calls += other.throttled_calls
+        for mine, theirs in ((self.unclean, other.unclean), (self.passenger, other.passenger),
+                             (self.trips, other.trips), (self.records_per_shard, other.records_per_shard)):
+            mine.update(theirs)
+        for shard, seq in other.shards.items():
+            if shard not in self.shards or int(seq) > int(self.shards[shard]):
+                self.shards[shard] = seq

@@ -1,9 +1,11 @@
-"""``local up|down|status``: a persistent local stack, state in ``.local/stack.json``."""
+"""``local up|down|status|init|check``: a persistent local stack (state in ``.local/stack.json``),
+the resources on any backend, and the reconciliation of a producer's summary against it."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from consumer_app.local import emulators, stack
 
@@ -13,6 +15,8 @@ def main(args: argparse.Namespace) -> int:
         return up(args)
     if args.action == "init":
         return init(args)
+    if args.action == "check":
+        return check(args)
     if args.action == "down":
         return down()
     return status()
@@ -107,3 +111,48 @@ def init(args: argparse.Namespace) -> int:
     sys.stderr.write(f"local init: stream {s.stream_name} ({args.shards} shards), tables "
                      f"{s.aggregates_table}, {s.rejects_table} ready\n")
     return 0
+
+
+def check(args: argparse.Namespace) -> int:
+    """Reconcile producer summaries (JSON, from files or stdin; several runs add up) against
+    the tables of the environment's backend, once every shard is checkpointed at its last record.
+
+    Prints the leases per owner and every mismatch; exit 0 when exact.  It is how a stack in
+    containers is checked from inside its network (``docker compose run``, docs/docker.md).
+    """
+    import json
+
+    import boto3
+    from botocore.config import Config
+
+    from consumer_app.local import inspect
+    from consumer_app.reconcile import Observed, reconcile
+    from consumer_app.settings import SettingsError, from_env
+    from producer.summary import Summary
+
+    try:
+        s = from_env()
+    except SettingsError as exc:
+        sys.stderr.write(f"local check: {exc}\n")
+        return 2
+    total = Summary()
+    for source in args.summary or ["-"]:
+        try:
+            text = sys.stdin.read() if source == "-" else Path(source).read_text()
+            total.absorb(Summary.from_json(json.loads(text)))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            sys.stderr.write(f"local check: {source} is not a producer summary: {exc!r}\n")
+            return 2
+    summary = total.to_json()
+    dynamodb = boto3.client("dynamodb", endpoint_url=s.dynamodb_endpoint,
+                            config=Config(region_name=s.region, retries={"mode": "standard"}))
+    behind = inspect.wait_drained(dynamodb, s.application_name, summary, timeout_s=args.wait)
+    obs = Observed.from_items(inspect.scan_all(dynamodb, s.aggregates_table),
+                              inspect.scan_all(dynamodb, s.rejects_table))
+    result = reconcile(summary, obs)
+    owners = inspect.owners(dynamodb, s.application_name)
+    print(json.dumps({"exact": result.ok and not behind, "produced": result.produced,
+                      "aggregated": result.aggregated, "rejected": result.rejected,
+                      "mismatches": result.lines, "behind": behind,
+                      "leasesPerOwner": dict(sorted(owners.items()))}, indent=2))
+    return 0 if result.ok and not behind else 1

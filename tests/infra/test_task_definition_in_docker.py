@@ -27,7 +27,8 @@ def resolve(value: Any) -> str:
     raise AssertionError(f"an environment value this test cannot resolve: {value}")
 
 
-def docker_flags(task: dict[str, Any], container: dict[str, Any]) -> tuple[list[str], list[str], dict[str, str]]:
+def docker_flags(task: dict[str, Any],
+                 container: dict[str, Any]) -> tuple[list[str], list[str], dict[str, str]]:
     """(flags, command, environment) that make `docker run` what ECS would run."""
     flags: list[str] = []
     if "EntryPoint" in container:

@@ -204,3 +204,28 @@ def test_batches_counts_utf8_key_bytes():
     assert [len(b) for b in batches([rec, rec])] == [2]
     rec2 = Generated(b"a" * (MAX_BATCH_BYTES // 2 - 199), key, "clean", 1, 1)
     assert [len(b) for b in batches([rec2, rec2])] == [1, 1]
+
+
+def _summary(seed: int, n: int, shards: int = 3) -> Summary:
+    gen, s = Generator(seed, 0.2), Summary()
+    for i in range(n):
+        s.add(gen.next(), f"shardId-{i % shards:012d}", str(10**20 * seed + i))
+    return s
+
+
+def test_summary_json_round_trip():
+    s = _summary(1, 50)
+    assert Summary.from_json(json.loads(json.dumps(s.to_json()))).to_json() == s.to_json()
+
+
+def test_absorbed_summaries_equal_one_run_over_both():
+    a, b = _summary(1, 40), _summary(2, 30, shards=4)
+    both = Summary()
+    gen_a, gen_b = Generator(1, 0.2), Generator(2, 0.2)
+    for i in range(40):
+        both.add(gen_a.next(), f"shardId-{i % 3:012d}", str(10**20 + i))
+    for i in range(30):
+        both.add(gen_b.next(), f"shardId-{i % 4:012d}", str(2 * 10**20 + i))
+    a.absorb(Summary.from_json(b.to_json()))
+    assert a.to_json() == both.to_json()
+    assert a.to_json()["shards"]["shardId-000000000003"]["records"] == 7
