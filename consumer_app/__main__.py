@@ -10,7 +10,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m consumer_app")
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="start one worker (the KCL MultiLangDaemon) with settings "
-                   "from the environment (README 'Configuration')")
+                   "from the environment (docs/configuration.md)")
 
     sub.add_parser("health", help="container health check: exit 0 if the daemon runs and "
                    "every leased shard made progress within HEALTH_MAX_AGE_SECONDS")

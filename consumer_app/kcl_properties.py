@@ -100,7 +100,7 @@ def check_keys(props: Mapping[str, str], source: str) -> None:
     reserved = sorted(FROM_SETTINGS & set(props))
     if reserved:
         raise PropertiesError(f"{source}: {', '.join(reserved)} come from the environment "
-                              "(README 'Configuration'); remove them from the file")
+                              "(docs/configuration.md); remove them from the file")
 
 
 def from_settings(settings: Settings, executable: str) -> dict[str, str]:

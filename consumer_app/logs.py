@@ -3,7 +3,7 @@
 stdout of a record processor is the MultiLangDaemon's protocol channel, so nothing may
 ever be printed there.  The daemon relays every stderr line of a child at ERROR level;
 ``properties/logback.xml`` strips that wrapper so the line shown is this JSON object,
-whose own ``level`` field is the one to believe (README "Logs").
+whose own ``level`` field is the one to believe (docs/running.md "Logs").
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Worker settings from environment variables, validated once at start.
 
-Every setting has a documented default (README "Configuration"); a wrong value stops
+Every setting has a documented default (docs/configuration.md); a wrong value stops
 the worker at start with a message that names the variable, the value and what is
 allowed, instead of failing later inside the JVM or a child process.
 """
@@ -31,13 +31,13 @@ _URL = re.compile(r"^https?://[^\s/]+(/.*)?$")
 PROFILES = ("aws", "local")
 INITIAL_POSITIONS = ("TRIM_HORIZON", "LATEST")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
-#: LEASE_BOOTSTRAP: auto = on for the local profile, off for aws (README "Configuration")
+#: LEASE_BOOTSTRAP: auto = on for the local profile, off for aws (docs/configuration.md)
 LEASE_BOOTSTRAPS = ("auto", "on", "off")
 
 
 @dataclass(frozen=True)
 class Settings:
-    """The worker's configuration; field docs double as the README's configuration table."""
+    """The worker's configuration; field docs double as the configuration table in docs/configuration.md."""
 
     stream_name: str = "input_stream"
     aggregates_table: str = "kinesisAggs"

@@ -2,7 +2,7 @@
 """CDK app entry point: ``cdk synth|deploy|destroy`` from infra/, or ``python app.py`` alone.
 
 Without the CLI, ``python app.py [-c key=value ...]`` writes the CloudFormation templates to
-infra/cdk.out (no AWS credentials needed).  Settings: README.md "Deploy to AWS" > "Settings".
+infra/cdk.out (no AWS credentials needed).  Settings: docs/deploy-aws.md "Settings".
 """
 
 from __future__ import annotations

@@ -1,1 +1,1 @@
-"""CDK app (aws-cdk-lib v2) of the Kinesis aggregates consumer: see README.md "Deploy to AWS"."""
+"""CDK app (aws-cdk-lib v2) of the Kinesis aggregates consumer: see docs/deploy-aws.md."""

@@ -8,7 +8,7 @@ and ``python app.py -c key=value`` overrides.  :func:`from_context`
 turns the result into an :class:`InfraConfig` or raises :class:`ConfigError` listing every
 problem with the context key to change, so a typo fails the synth instead of the deploy.
 
-``DEFAULTS`` is the documented list of keys (README.md "Deploy to AWS" > "Settings" shows the same
+``DEFAULTS`` is the documented list of keys (docs/deploy-aws.md "Settings" shows the same
 table; a test keeps the two in step).
 """
 
@@ -303,7 +303,7 @@ def from_context(ctx: Mapping[str, Any]) -> InfraConfig:
     for key in unknown:
         close = [k for k in DEFAULTS if k.lower() == key.lower()]
         hint = f" (did you mean {close[0]}?)" if close else ""
-        problems.append(f"{key}: unknown setting{hint}; see README.md, 'Deploy to AWS' > 'Settings'")
+        problems.append(f"{key}: unknown setting{hint}; see docs/deploy-aws.md, 'Settings'")
     values = {_camel_to_snake(k): _coerce(k, ctx.get(k, d), d, problems) for k, d in DEFAULTS.items()}
     for key in ("stream_mode", "stream_encryption", "removal_policy", "cpu_architecture",
                 "initial_position", "log_level"):
@@ -317,7 +317,7 @@ def from_context(ctx: Mapping[str, Any]) -> InfraConfig:
     cfg = InfraConfig(**values, extra={k: v for k, v in ctx.items() if k not in DEFAULTS})
     problems += _check(cfg)
     if problems:
-        raise ConfigError("invalid CDK context (README.md, 'Deploy to AWS' > 'Settings'):\n  - "
+        raise ConfigError("invalid CDK context (docs/deploy-aws.md, 'Settings'):\n  - "
                           + "\n  - ".join(problems))
     return cfg
 

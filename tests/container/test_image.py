@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import shlex
 import signal
 import socket
 
@@ -59,10 +60,40 @@ def start(containers: list[engine.Container], backend: Backend, *flags: str, **e
     return c
 
 
-def test_two_containers_share_the_shards_and_docker_stop_hands_over(
+def documented_run(doc: str) -> list[str]:
+    """The `docker run` line a page shows for the local emulators, as arguments."""
+    lines = doc.splitlines()
+    first = next(i for i, line in enumerate(lines) if line.strip().startswith("docker run -d --name kcl-1 "
+                                                                               "--network host"))
+    text = ""
+    for line in lines[first:]:
+        text += line.strip().rstrip("\\") + " "
+        if not line.rstrip().endswith("\\"):
+            break
+    return shlex.split(text)
+
+
+def from_the_docs(backend: Backend, container_name: str) -> list[str]:
+    """The docs' line, pointed at this test's private stack and image; nothing else changed."""
+    args = documented_run((engine.ROOT / "docs" / "docker.md").read_text())
+    assert args == documented_run((engine.ROOT / "README.md").read_text()), "README and docs differ"
+    assert args[:2] == ["docker", "run"] and args[-1] == "kinesis-aggs-consumer", args
+    assert not any(a.startswith("WORKER_ID=") for a in args), "the docs give no WORKER_ID"
+    out = []
+    for a in args[2:-1]:
+        a = a.replace("http://127.0.0.1:4567", backend.stack.kinesis_url)
+        a = a.replace("http://127.0.0.1:4568", backend.stack.dynamodb_url)
+        out.append(container_name if a == "kcl-1" else a)
+    return ["run", *out[:1], "--label", engine.LABEL, *out[1:], engine.IMAGE]
+
+
+def test_two_containers_as_the_docs_show_share_the_shards_and_docker_stop_hands_over(
         image: str, backend: Backend, containers: list[engine.Container]) -> None:
-    a = start(containers, backend)
-    b = start(containers, backend)
+    backend.application = "kinesis-aggs-consumer"  # the default: the docs' line sets none
+    a, b = engine.Container(name()), engine.Container(name())
+    for c in (a, b):
+        containers.append(c)
+        engine.docker(*from_the_docs(backend, c.name))
     backend.produce(600)
     backend.wait_drained(180, check=alive(a, b))
     # no WORKER_ID given: the default id is unique per process even with the host's hostname
@@ -78,12 +109,15 @@ def test_two_containers_share_the_shards_and_docker_stop_hands_over(
     (id_a,) = ids_a
     held = {s for s, v in backend.leases().items() if v["owner"] == id_a}
     assert len(held) == 2
+    # a lease just moved to a is not yet processing: stop only once a runs both processors
+    backend.wait_until("a's record processors run on the shards it holds", lambda: held <= {
+        e["shard"] for e in a.events() if e.get("event") == "initialize"}, 60)
     took = a.stop(STOP_TIMEOUT_S)
     state = a.state()
     assert state["ExitCode"] == 0, a.logs()[-3000:]
     assert took < GRACE_MS / 1000, took
     shut = [e for e in a.events() if e.get("event") == "shutdown_requested"]
-    assert {e["shard"] for e in shut} == held
+    assert {e["shard"] for e in shut} == held, a.logs()[-4000:]
     assert all(e["checkpoint"] not in ("None", None) for e in shut), shut
     (id_b,) = ids_b
     backend.wait_until("b holds all 4 leases", lambda: backend.owners() == {id_b: 4}, 60)

@@ -65,12 +65,12 @@ def test_cdk_json_context_agrees_with_the_defaults() -> None:
 
 
 def _readme_settings() -> dict[str, str]:
-    text = (INFRA.parent / "README.md").read_text().split("## Deploy to AWS", 1)[1]
+    text = (INFRA.parent / "docs" / "deploy-aws.md").read_text().split("## Settings", 1)[1]
     rows = re.findall(r"^\| `([A-Za-z]+)` \| `([^`]*)` \|", text, flags=re.M)
     return dict(rows)
 
 
-def test_readme_lists_every_setting_with_its_default() -> None:
+def test_deploy_page_lists_every_setting_with_its_default() -> None:
     documented = _readme_settings()
     assert set(documented) == set(DEFAULTS)
     for key, default in DEFAULTS.items():

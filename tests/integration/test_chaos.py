@@ -1,6 +1,6 @@
 """The fast subset of the fault scenarios (crash, graceful stop, throttling, malformed input)
 at small sizes, so CI guards the "nothing lost, nothing counted twice" claim.  The whole set
-is `make chaos` (README "Guarantees")."""
+is `make chaos` (docs/chaos.md)."""
 
 from __future__ import annotations
 
