@@ -51,8 +51,7 @@ COPY consumer_app consumer_app
 COPY producer producer
 RUN --mount=type=cache,target=/root/.cache/pip \
     pip install -q --find-links /wheels . \
- && pip uninstall -q -y pip \
- && find /opt/venv -name '__pycache__' -path '*/pip/*' -prune -exec rm -rf {} +
+ && pip uninstall -q -y pip
 
 # --- emulators for compose.yaml (not part of the runtime image) ---------------------------
 FROM ${BASE_IMAGE} AS kinesis-local-build

@@ -15,6 +15,7 @@ import socket
 
 import pytest
 
+from consumer_app.local import inspect
 from consumer_app.local.fault_proxy import Action, FaultProxy
 from tests.container import engine
 from tests.container.conftest import Backend, alive
@@ -118,7 +119,9 @@ def test_two_containers_as_the_docs_show_share_the_shards_and_docker_stop_hands_
     assert took < GRACE_MS / 1000, took
     shut = [e for e in a.events() if e.get("event") == "shutdown_requested"]
     assert {e["shard"] for e in shut} == held, a.logs()[-4000:]
-    assert all(e["checkpoint"] not in ("None", None) for e in shut), shut
+    # the final checkpoints hold: every shard is still checkpointed at its last record (a
+    # processor that got its lease after the drain had nothing new to checkpoint)
+    assert inspect.behind(backend.ddb, backend.application, backend.summary.to_json()) == {}
     (id_b,) = ids_b
     backend.wait_until("b holds all 4 leases", lambda: backend.owners() == {id_b: 4}, 60)
     backend.produce(400)
