@@ -60,6 +60,7 @@ KNOWN_KEYS = frozenset(
 LAUNCHER_KEYS = frozenset({
     "shardConsumerDispatchPollIntervalMillis", "leaseAssignmentStrategy",
     "dynamoDbLockBasedLeaderLeaseDurationInMillis", "dynamoDbLockBasedLeaderHeartbeatPeriodInMillis",
+    "releaseLeasesOnShutdown",
 })
 #: Nested client settings (``cloudWatchClient.endpointOverride`` and the like).
 KNOWN_PREFIXES = ("kinesisClient.", "dynamoDBClient.", "cloudWatchClient.")

@@ -60,6 +60,48 @@ def account(result: Result, expected: dict[str, Any], obs: Observed) -> None:
     result.problems += rec.lines
 
 
+class Gaps:
+    """The longest time each shard's checkpoint stood still, sampled from the lease table.
+
+    While records keep arriving on every shard (a steady producer), a checkpoint that does
+    not move is a shard without a processed record: the hand-off gap of a restart.
+    """
+
+    def __init__(self, leases: Callable[[], dict[str, dict[str, str]]], poll_s: float = 0.25) -> None:
+        self._leases, self._poll_s = leases, poll_s
+        self.longest: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="gaps", daemon=True)
+
+    def _loop(self) -> None:
+        last: dict[str, tuple[str, float]] = {}
+        while not self._stop.is_set():
+            now = time.monotonic()
+            try:
+                current = self._leases()
+            except Exception:  # a poll that fails counts as no observation
+                current = {}
+            for shard, v in current.items():
+                cp, since = last.get(shard, (v["checkpoint"], now))
+                if v["checkpoint"] != cp:
+                    since = now
+                last[shard] = (v["checkpoint"], since)
+                self.longest[shard] = max(self.longest.get(shard, 0.0), now - since)
+            self._stop.wait(self._poll_s)
+
+    def __enter__(self) -> Gaps:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    @property
+    def worst(self) -> tuple[str, float]:
+        return max(self.longest.items(), key=lambda kv: kv[1]) if self.longest else ("-", 0.0)
+
+
 class Run:
     """One scenario's world; use as a context manager (everything stops at the end)."""
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from consumer_app.chaos.harness import Result, Run, account
+from consumer_app.chaos.harness import Gaps, Result, Run, account
 from consumer_app.local import inspect
 from consumer_app.local.fault_proxy import PASS, Action
 from consumer_app.logs import event_time
@@ -106,6 +106,49 @@ def crash(size: Size, logs: Path) -> Result:
     return r
 
 
+# -- 2b --------------------------------------------------------------------------------------
+LEADER_CRASH_TARGET_S = 30
+
+
+def crash_leader(size: Size, logs: Path) -> Result:
+    """kill -9 of the worker holding KCL's leader lock: only the leader assigns leases, so
+    its shards move only once another worker has taken the lock (its lease duration)."""
+    r = Result("crash_leader")
+    with Run("crash_leader", logs, shards=4, workers=3) as run:
+        run.start_processing(r, size.records, size.rate)
+        names = {w.name for w in run.workers}
+
+        def leader_with_leases() -> bool:
+            leader = run.leader()
+            return leader in names and any(v["owner"] == leader for v in run.leases().values())
+
+        if run.wait_until(leader_with_leases, 90) is None:
+            r.problems.append(f"no leader holding a lease within 90 s (leader {run.leader()})")
+            run.finish(r)
+            return r
+        leader = run.leader()
+        victim = next(w for w in run.workers if w.name == leader)
+        shards = {s for s, v in run.leases().items() if v["owner"] == leader}
+        before = {s: v["checkpoint"] for s, v in run.leases().items()}
+        victim.kill()
+        r.details.update(victim=victim.name, victim_shards=sorted(shards))
+
+        def all_moving() -> bool:  # every shard checkpointed again, the victim's by others
+            now = run.leases()
+            return all(s in now and now[s]["checkpoint"] != cp and now[s]["owner"] != victim.name
+                       for s, cp in before.items())
+
+        r.recovery_s = run.wait_until(all_moving, 240, poll_s=0.25)
+        r.details["new_leader"] = run.leader()
+        if r.recovery_s is None:
+            r.problems.append("not every shard processed again within 240 s of the leader's crash")
+        elif r.recovery_s > LEADER_CRASH_TARGET_S:
+            r.problems.append(f"shards processed again only {r.recovery_s:.1f} s after the leader's "
+                              f"crash (target {LEADER_CRASH_TARGET_S} s)")
+        run.finish(r)
+    return r
+
+
 # -- 3 ---------------------------------------------------------------------------------------
 def graceful(size: Size, logs: Path) -> Result:
     r = Result("graceful")
@@ -157,6 +200,53 @@ def scale_out_in(size: Size, logs: Path) -> Result:
         if back is None:
             r.problems.append(f"leases not back on w1 within 180 s: {dict(run.owners())}")
         run.finish(r)
+    return r
+
+
+# -- 4b --------------------------------------------------------------------------------------
+ROLLING_GAP_TARGET_S = 15
+#: ECS marks a task healthy at its first passing health check: the image's interval
+HEALTH_INTERVAL_S = 10
+
+
+def rolling_restart(size: Size, logs: Path) -> Result:
+    """Replace each of 3 workers in turn as an ECS rolling deploy does: start the new one,
+    wait until it is healthy, SIGTERM the old one (the leader included).  The figure is the
+    longest time any shard's checkpoint stood still while records kept arriving."""
+    r = Result("rolling_restart")
+    with Run("rolling_restart", logs, shards=8, workers=3) as run:
+        run.start_processing(r, size.records * 2, size.rate)
+        if run.wait_until(lambda: run.balanced(3), 120) is None:
+            r.problems.append(f"3 workers not balanced within 120 s: {dict(run.owners())}")
+        steps = []
+        olds = list(run.workers)
+        with Gaps(run.leases) as gaps:
+            time.sleep(3)  # a baseline of normal checkpointing
+            for old in olds:
+                was_leader = run.leader() == old.name
+                new = run.add_worker()
+                t0 = time.monotonic()
+                healthy = run.wait_until(new.healthy, 120)
+                time.sleep(max(0.0, HEALTH_INTERVAL_S - (time.monotonic() - t0)))
+                old.terminate()
+                code = old.wait(40)
+                steps.append({"old": old.name, "new": new.name, "leader": was_leader, "exit": code,
+                              "healthy_s": None if healthy is None else round(healthy, 1)})
+                if code not in (0, 143):
+                    r.problems.append(f"{old.name} exited {code} after SIGTERM")
+            # the last hand-off must complete while records still arrive
+            new_names = {w.name for w in run.workers} - {w.name for w in olds}
+            run.wait_until(lambda: set(run.owners()) == new_names, 60)
+            time.sleep(5)
+        shard, worst = gaps.worst
+        r.recovery_s = round(worst, 1)
+        r.details.update(steps=steps, longest_gap_shard=shard,
+                         gaps_s={k: round(v, 1) for k, v in sorted(gaps.longest.items())},
+                         leases_after=dict(run.owners()))
+        if worst > ROLLING_GAP_TARGET_S:
+            r.problems.append(f"a shard went {worst:.1f} s without a processed record "
+                              f"({shard}; target {ROLLING_GAP_TARGET_S} s)")
+        run.finish(r, settle_timeout_s=400)
     return r
 
 
@@ -404,8 +494,10 @@ def emulator_restart(size: Size, logs: Path) -> Result:
 SCENARIOS: dict[str, Callable[[Size, Path], Result]] = {
     "lease_balance": lease_balance,
     "crash": crash,
+    "crash_leader": crash_leader,
     "graceful": graceful,
     "scale_out_in": scale_out_in,
+    "rolling_restart": rolling_restart,
     "throttling": throttling,
     "outage": outage,
     "resharding": resharding,

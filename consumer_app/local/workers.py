@@ -51,11 +51,22 @@ class Worker:
     def stderr_path(self) -> Path:
         return self.log_dir / f"{self.name}.err.log"
 
+    @property
+    def health_dir(self) -> Path:
+        return self.log_dir / f"{self.name}.health"
+
+    def healthy(self, max_age_s: float = 180) -> bool:
+        """What the container health check would answer for this worker."""
+        from consumer_app import health
+
+        return health.check(self.health_dir, max_age_s)[0]
+
     def start(self) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.starts += 1
         run_dir = self.log_dir / f"{self.name}.run"
-        env = {**self.env, "WORKER_ID": self.name, "KCL_RUN_DIR": str(run_dir)}
+        env = {**self.env, "WORKER_ID": self.name, "KCL_RUN_DIR": str(run_dir),
+               "HEARTBEAT_DIR": str(self.health_dir)}
         with open(self.stdout_path, "ab") as out, open(self.stderr_path, "ab") as err:
             self.proc = subprocess.Popen(
                 self.command, stdout=out, stderr=err,

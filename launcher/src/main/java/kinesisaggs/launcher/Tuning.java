@@ -19,14 +19,15 @@ public record Tuning(
         Long shardConsumerDispatchPollIntervalMillis,
         LeaseAssignmentStrategy leaseAssignmentStrategy,
         Long dynamoDbLockBasedLeaderLeaseDurationInMillis,
-        Long dynamoDbLockBasedLeaderHeartbeatPeriodInMillis) {
+        Long dynamoDbLockBasedLeaderHeartbeatPeriodInMillis,
+        boolean releaseLeasesOnShutdown) {
     /** The numeric keys this launcher reads, with the range each accepts. */
     static final Map<String, long[]> KEYS = new TreeMap<>(Map.of(
             "shardConsumerDispatchPollIntervalMillis", new long[] {10, 60_000},
             "dynamoDbLockBasedLeaderLeaseDurationInMillis", new long[] {3_000, 600_000},
             "dynamoDbLockBasedLeaderHeartbeatPeriodInMillis", new long[] {500, 200_000}));
     /** The other keys this launcher reads. */
-    static final List<String> NAMED_KEYS = List.of("leaseAssignmentStrategy");
+    static final List<String> NAMED_KEYS = List.of("leaseAssignmentStrategy", "releaseLeasesOnShutdown");
 
     public static Tuning from(final Properties properties) {
         final List<String> problems = new ArrayList<>();
@@ -42,10 +43,11 @@ public record Tuning(
             problems.add("dynamoDbLockBasedLeaderHeartbeatPeriodInMillis=" + beat
                     + " must be at most a third of dynamoDbLockBasedLeaderLeaseDurationInMillis=" + lease);
         }
+        final boolean release = flag(properties, "releaseLeasesOnShutdown", true, problems);
         if (!problems.isEmpty()) {
             throw new IllegalArgumentException("invalid launcher settings: " + String.join("; ", problems));
         }
-        return new Tuning(dispatch, strategy, leaderLease, leaderBeat);
+        return new Tuning(dispatch, strategy, leaderLease, leaderBeat, release);
     }
 
     private static LeaseAssignmentStrategy strategy(final Properties p, final List<String> problems) {
@@ -60,6 +62,22 @@ public record Tuning(
                     + java.util.Arrays.toString(LeaseAssignmentStrategy.values()));
             return null;
         }
+    }
+
+    private static boolean flag(final Properties p, final String key, final boolean unset,
+                                final List<String> problems) {
+        final String raw = p.getProperty(key);
+        if (raw == null || raw.isBlank()) {
+            return unset;
+        }
+        return switch (raw.trim()) {
+            case "true" -> true;
+            case "false" -> false;
+            default -> {
+                problems.add(key + "=" + raw.trim() + ": true or false");
+                yield unset;
+            }
+        };
     }
 
     private static Long millis(final Properties p, final String key, final List<String> problems) {

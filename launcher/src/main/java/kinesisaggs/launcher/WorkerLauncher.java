@@ -7,10 +7,12 @@ import java.nio.file.Path;
 import java.util.Properties;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import software.amazon.kinesis.coordinator.Scheduler;
+import software.amazon.kinesis.leases.LeaseManagementConfig;
 import software.amazon.kinesis.multilang.MultiLangDaemonConfig;
 import software.amazon.kinesis.multilang.config.TunedSchedulers;
 
@@ -24,7 +26,8 @@ import software.amazon.kinesis.multilang.config.TunedSchedulers;
  * on-failure}, ECS's essential-container rule nor a supervisor treats as a failure. This
  * launcher builds the same configuration and record processor factory from the same
  * properties file, runs the same Scheduler with the same graceful shutdown on SIGTERM, and
- * differs in its exit status (see {@link Outcome}) and in the few settings of {@link Tuning}.
+ * differs in its exit status (see {@link Outcome}), in the few settings of {@link Tuning},
+ * and in giving its leases back after a complete graceful shutdown (see {@link LeaseRelease}).
  */
 public final class WorkerLauncher {
     private static final Logger log = LoggerFactory.getLogger(WorkerLauncher.class);
@@ -43,12 +46,17 @@ public final class WorkerLauncher {
         final String propertiesFile;
         final MultiLangDaemonConfig config;
         final Scheduler scheduler;
+        final Tuning tuning;
+        final AtomicReference<LeaseManagementConfig> leaseManagement = new AtomicReference<>();
         try {
             propertiesFile = Arguments.propertiesFile(args);
-            final Tuning tuning = Tuning.from(load(propertiesFile));
+            tuning = Tuning.from(load(propertiesFile));
             config = new MultiLangDaemonConfig(propertiesFile);
             scheduler = TunedSchedulers.build(
-                    config.getMultiLangDaemonConfiguration(), config.getRecordProcessorFactory(), tuning::applyTo);
+                    config.getMultiLangDaemonConfiguration(), config.getRecordProcessorFactory(), configs -> {
+                        tuning.applyTo(configs);
+                        leaseManagement.set(configs.leaseManagement());
+                    });
             log.info("Launcher settings: {}", tuning);
         } catch (Exception e) {
             log.error("Cannot start the KCL worker: {}", e.toString(), e);
@@ -62,8 +70,17 @@ public final class WorkerLauncher {
             stopRequested.set(true);
             log.info("Process terminated, will initiate shutdown (up to {} ms).", graceMillis);
             try {
-                scheduler.startGracefulShutdown().get(graceMillis, TimeUnit.MILLISECONDS);
+                final boolean complete = Boolean.TRUE.equals(
+                        scheduler.startGracefulShutdown().get(graceMillis, TimeUnit.MILLISECONDS));
                 log.info("Process shutdown is complete.");
+                if (complete && tuning.releaseLeasesOnShutdown()) {
+                    // every processor checkpointed and ended: hand the shards on now
+                    final String worker = scheduler.leaseCoordinator().workerIdentifier();
+                    final LeaseManagementConfig lm = leaseManagement.get();
+                    final boolean forgotten = LeaseRelease.forgetWorker(lm.dynamoDBClient(), lm.tableName(), worker);
+                    log.info("Released {} lease(s) of {} for the other workers (metrics row deleted: {}).",
+                            LeaseRelease.releaseOwn(scheduler.leaseRefresher(), worker), worker, forgotten);
+                }
             } catch (Exception e) {
                 log.error("Encountered an error during shutdown.", e);
             }

@@ -80,4 +80,14 @@ class TuningTest {
                 () -> Tuning.from(props("shardConsumerDispatchPollIntervalMillis", "1")));
         assertTrue(e.getMessage().contains("must be between 10 and 60000"), e.getMessage());
     }
+
+    @Test
+    void leasesAreReleasedOnShutdownUnlessSwitchedOff() {
+        assertTrue(Tuning.from(props()).releaseLeasesOnShutdown());
+        assertTrue(Tuning.from(props("releaseLeasesOnShutdown", "true")).releaseLeasesOnShutdown());
+        assertEquals(false, Tuning.from(props("releaseLeasesOnShutdown", " false ")).releaseLeasesOnShutdown());
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> Tuning.from(props("releaseLeasesOnShutdown", "yes")));
+        assertTrue(e.getMessage().contains("releaseLeasesOnShutdown=yes: true or false"), e.getMessage());
+    }
 }
