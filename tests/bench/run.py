@@ -222,7 +222,8 @@ def print_table(r: dict[str, Any]) -> None:
     sc = r.get("scaling")
     if sc:
         for n, d in sc["drains"].items():
-            rows.append((f"drain on 8 shards, {n} worker(s), {d['lease_grants']} lease grants",
+            # every grant is a processor start; 8 are needed (one per shard), more are moves
+            rows.append((f"drain on 8 shards, {n} worker(s), {d['lease_grants']} lease grants (8 needed)",
                          f"{d['records_per_s']:,} records/s", f"speed-up x{d['speedup']}"))
         rows.append(("rebalance after adding a worker (1 -> 2 on 8 shards)",
                      f"{sc['rebalance_after_adding_a_worker_s']} s", ""))

@@ -50,3 +50,36 @@ def test_up_twice_status_down(tmp_path: Path) -> None:
     assert down.returncode == 0
     assert not emulators.port_open(int(kp)) and not emulators.port_open(int(dp))
     assert cli("status", state=tmp_path).returncode == 3
+
+
+def test_check_tells_a_bad_summary_from_records_not_yet_consumed(tmp_path: Path) -> None:
+    """`local check` against a stack where nothing consumes: not exact, the shards behind."""
+    from consumer_app.local import stack
+    from producer.__main__ import parse_args
+    from producer.__main__ import run as produce
+    from producer.summary import Summary
+
+    st = stack.private_stack(tmp_path / "emulators", shards=2)
+    st.start()
+    try:
+        summary = Summary()
+        produce(parse_args(["--stream", st.stream, "--count", "50", "--seed", "2", "--quiet"]), summary,
+                st.client("kinesis"))
+        env = {**os.environ, **st.env(), "APPLICATION_NAME": "nobody-consumes"}
+
+        def check(*args: str, stdin: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run([sys.executable, "-m", "consumer_app", "local", "check", *args], env=env,
+                                  cwd=ROOT, input=stdin, capture_output=True, text=True, timeout=120)
+
+        bad = check(stdin='{"sent": 3}')
+        assert bad.returncode == 2 and "is not a producer summary" in bad.stderr, bad.stderr
+        import json
+
+        r = check("--wait", "1", stdin=json.dumps(summary.to_json()))
+        assert r.returncode == 1, r.stderr
+        out = json.loads(r.stdout)
+        assert out["exact"] is False and out["produced"] == 50 and out["aggregated"] == 0
+        assert set(out["behind"]) == set(summary.to_json()["shards"])
+        assert any("difference 50" in line for line in out["mismatches"]), out["mismatches"]
+    finally:
+        st.stop()
