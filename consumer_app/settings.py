@@ -33,6 +33,8 @@ INITIAL_POSITIONS = ("TRIM_HORIZON", "LATEST")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 #: LEASE_BOOTSTRAP: auto = on for the local profile, off for aws (docs/configuration.md)
 LEASE_BOOTSTRAPS = ("auto", "on", "off")
+#: RETRIEVAL_MODE: KCL polling (GetRecords) or enhanced fan-out (SubscribeToShard)
+RETRIEVAL_MODES = ("POLLING", "FANOUT")
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,8 @@ class Settings:
     heartbeat_dir: str | None = None
     health_max_age_seconds: float = 180.0
     lease_bootstrap: str = "auto"
+    flush_interval_millis: int = 0
+    retrieval_mode: str = "POLLING"
 
     @property
     def bootstraps_leases(self) -> bool:
@@ -104,6 +108,8 @@ ENV_VARS: dict[str, str] = {
     "HEARTBEAT_DIR": "heartbeat_dir",
     "HEALTH_MAX_AGE_SECONDS": "health_max_age_seconds",
     "LEASE_BOOTSTRAP": "lease_bootstrap",
+    "FLUSH_INTERVAL_MILLIS": "flush_interval_millis",
+    "RETRIEVAL_MODE": "retrieval_mode",
 }
 
 _INT_RANGES: dict[str, tuple[int, int]] = {
@@ -115,6 +121,7 @@ _INT_RANGES: dict[str, tuple[int, int]] = {
     "shutdown_grace_millis": (1000, 600_000),
     "reject_ttl_days": (1, 3650),
     "reject_payload_max_bytes": (64, 300_000),
+    "flush_interval_millis": (0, 300_000),
 }
 _FLOAT_RANGES: dict[str, tuple[float, float]] = {
     "retry_max_seconds": (1.0, 86_400.0),
@@ -230,6 +237,8 @@ def _check(s: Settings) -> list[str]:
         problems.append(f"INITIAL_POSITION={s.initial_position!r}: one of {', '.join(INITIAL_POSITIONS)}")
     if s.lease_bootstrap not in LEASE_BOOTSTRAPS:
         problems.append(f"LEASE_BOOTSTRAP={s.lease_bootstrap!r}: one of {', '.join(LEASE_BOOTSTRAPS)}")
+    if s.retrieval_mode not in RETRIEVAL_MODES:
+        problems.append(f"RETRIEVAL_MODE={s.retrieval_mode!r}: one of {', '.join(RETRIEVAL_MODES)}")
     if s.log_level.upper() not in LOG_LEVELS:
         problems.append(f"LOG_LEVEL={s.log_level!r}: one of {', '.join(LOG_LEVELS)}")
     if s.retry_max_delay_millis < s.retry_base_millis:
