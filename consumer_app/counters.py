@@ -20,6 +20,7 @@ class ShardCounters:
     all_failed: int = 0  # attempts in which every write failed
     some_failed: int = 0  # attempts in which only some writes failed
     batches: int = 0
+    flushes: int = 0  # writes of a pending window (one per batch when FLUSH_INTERVAL_MILLIS=0)
     checkpoints: int = 0
     millis_behind_latest: int | None = None
 

@@ -1,11 +1,13 @@
 """The KCL record processor (amazon_kclpy v3): one child process per leased shard.
 
-Per batch: decode and validate every record, aggregate the clean ones per (vendorId,
-windowStart), write the aggregates (fenced, exactly once) and the rejects, and only when
-every write is durable, checkpoint at the batch's last position.  amazon_kclpy swallows
-exceptions from ``process_records`` and moves on (the batch would be lost), so a write
-that cannot be made durable ends this process instead: no checkpoint, non-zero exit, the
-daemon exits, the supervisor restarts it, and the shard resumes from its last checkpoint.
+Per batch: decode and validate every record and aggregate the clean ones per (vendorId,
+windowStart).  Per flush (every batch, or at most once per ``FLUSH_INTERVAL_MILLIS``: the
+batching window, rules/batching.py): write the aggregates (fenced, exactly once) and the
+rejects, and only when every write is durable, checkpoint at the last position written.
+amazon_kclpy swallows exceptions from ``process_records`` and moves on (the batch would
+be lost), so a write that cannot be made durable ends this process instead: no checkpoint,
+non-zero exit, the daemon exits, the supervisor restarts it, and the shard resumes from
+its last checkpoint.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from consumer_app.dynamo.clients import dynamodb_client
 from consumer_app.dynamo.errors import WriteFailed
 from consumer_app.dynamo.rejects import Reject, RejectWriter
 from consumer_app.rules.aggregation import CleanRecord, Position, aggregate
+from consumer_app.rules.batching import Pending
 from consumer_app.rules.validation import Unclean, validate
 from consumer_app.settings import Settings, SettingsError, from_env
 
@@ -85,6 +88,8 @@ class TripRecordProcessor(processor.RecordProcessorBase):
         self.reporter = Reporter(settings.stats_interval_seconds, clock())
         self.shard_id = "?"
         self.last_durable: Position | None = None  # last position whose writes are durable
+        self.pending: Pending[Reject] = Pending()  # batches not written yet (batching window)
+        self.flush_interval_s = settings.flush_interval_millis / 1000
         self.checkpointed: Position | None = None
         self.lost = False
         self.pool = ThreadPoolExecutor(max_workers=settings.write_concurrency,
@@ -109,34 +114,37 @@ class TripRecordProcessor(processor.RecordProcessorBase):
         self._heartbeat()
 
     def process_records(self, process_records_input: Any) -> None:
-        if not process_records_input.records:  # an idle poll: stay visibly alive
-            self.counters.millis_behind_latest = process_records_input.millis_behind_latest
-            self._heartbeat()
-            self._report(force=False)
-            return
+        records = process_records_input.records
+        self.counters.millis_behind_latest = process_records_input.millis_behind_latest
         try:
-            self._process(process_records_input.records,
-                          process_records_input.millis_behind_latest)
-            if self.last_durable is not None and self.last_durable != self.checkpointed:
-                self._checkpoint(process_records_input.checkpointer, self.last_durable)
+            if records:
+                self._process(records)
+            # an idle poll too: a pending window is written once its interval is over
+            if self.pending.due(self.clock(), self.flush_interval_s):
+                self._flush(process_records_input.checkpointer)
         except ShardStop as stop:
             self._die(stop)
         except Exception as exc:
             # amazon_kclpy would log this and move on to the next batch: this one would be
             # lost.  Stopping without a checkpoint gets it delivered again after the restart.
             self._die(ShardStop(EXIT_UNEXPECTED, f"unexpected {type(exc).__name__}: {exc}"))
-        self._heartbeat()
+        self._heartbeat()  # also on an idle poll and while a window waits: visibly alive
         self._report(force=False)
 
     def lease_lost(self, lease_lost_input: Any) -> None:
+        # Nothing more is written: the next owner reads the pending batches again from the
+        # checkpoint, and the fence counts them once.
         self.lost = True
+        self.pending.take()
         self._end_heartbeat()
         logs.event(log, logging.INFO, "shard lease lost: another worker owns it now",
                    event="lease_lost", **self._stats())
 
     def shard_ended(self, shard_ended_input: Any) -> None:
-        # The shard is closed and fully read: checkpoint SHARD_END so children can start.
+        # The shard is closed and fully read: write what is pending, then checkpoint
+        # SHARD_END so that its children can start.
         try:
+            self._flush(shard_ended_input.checkpointer)
             self._checkpoint(shard_ended_input.checkpointer, None)
         except ShardStop as stop:
             self._die(stop)
@@ -145,10 +153,9 @@ class TripRecordProcessor(processor.RecordProcessorBase):
                    **self._stats())
 
     def shutdown_requested(self, shutdown_requested_input: Any) -> None:
-        # Batches are processed synchronously, so the in-flight one is already durable.
+        # Batches are processed synchronously: what is not durable yet is the pending window.
         try:
-            if self.last_durable is not None and self.last_durable != self.checkpointed:
-                self._checkpoint(shutdown_requested_input.checkpointer, self.last_durable)
+            self._flush(shutdown_requested_input.checkpointer)
         except ShardStop as stop:
             self._die(stop)
         self._end_heartbeat()
@@ -156,16 +163,21 @@ class TripRecordProcessor(processor.RecordProcessorBase):
                    event="shutdown_requested", checkpoint=str(self.checkpointed), **self._stats())
 
     # -- work ----------------------------------------------------------------------
-    def _process(self, records: list[Any], millis_behind: int | None) -> None:
+    def _process(self, records: list[Any]) -> None:
+        """Validate and aggregate one batch into the pending window."""
         c = self.counters
         c.batches += 1
         c.records_in += len(records)
-        c.millis_behind_latest = millis_behind
         clean, rejects, last = split_batch(records)
         c.clean += len(clean)
         for r in rejects:
             c.rejected[r.reason] += 1
-        contributions = list(aggregate(clean, self.settings.window_seconds).values())
+        self.pending.add(aggregate(clean, self.settings.window_seconds), rejects, last,
+                         len(records), self.clock())
+
+    def _flush(self, checkpointer: Any) -> None:
+        """Write the pending window (rejects, then aggregates), then checkpoint after it."""
+        contributions, rejects, last = self.pending.take()
         try:
             self.rejects.write(rejects)
             self.aggregates.write(contributions)
@@ -173,6 +185,9 @@ class TripRecordProcessor(processor.RecordProcessorBase):
             raise ShardStop(EXIT_WRITE_FAILED, str(exc)) from exc
         if last is not None:
             self.last_durable = last
+            self.counters.flushes += 1
+        if self.last_durable is not None and self.last_durable != self.checkpointed:
+            self._checkpoint(checkpointer, self.last_durable)
 
     def _checkpoint(self, checkpointer: Any, position: Position | None) -> None:
         """Checkpoint at ``position`` (None: SHARD_END); retry throttling, stop otherwise."""
