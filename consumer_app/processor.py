@@ -99,7 +99,7 @@ class TripRecordProcessor(processor.RecordProcessorBase):
     def initialize(self, initialize_input: Any) -> None:
         self.shard_id = initialize_input.shard_id
         logs.configure(self.settings.log_level, shard=self.shard_id,
-                       worker=self.settings.worker_id)
+                       worker=self.settings.worker_id, pid=os.getpid())
         client = self.client or dynamodb_client(self.settings,
                                                 max_pool=self.settings.write_concurrency + 2)
         runner = AttemptRunner(self.settings.retry_policy, self.counters, self.pool,

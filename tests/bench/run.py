@@ -1,10 +1,16 @@
 """``make bench``: figures printed from one run on this machine (not a timed test).
 
-1. the rule path (decode, validate, aggregate) in records/s on one core, 200,000 records;
+0. fresh starts: time to the first record;
+1. the rule path (decode, validate, aggregate) in records/s on one core, 200,000 records,
+   and as a ratio to base64 + ``json.loads`` of the same records alone;
 2. drain rate of a 50,000-record backlog on 4 shards with 2 workers: our processor, then
-   the same daemon with a processor that only checkpoints, and the ratio (target >= 0.8);
+   the same daemon with a processor that only checkpoints, their ratio (target >= 0.8) and
+   the CPU seconds per 100,000 records of the workers' own processes (JVM + processors);
 3. the emulator's raw GetRecords drain rate with boto3 (the ceiling);
-4. DynamoDB writes per 10,000 clean records.
+4. the scaling drains (1, 2, 4 workers on 8 shards), lease grants, the rebalance, a plot;
+5. one record processor driven through the real protocol (tests/bench/child.py);
+6. latency and writes per flush interval at a steady 200 records/s (tests/bench/latency.py);
+7. resident memory of one worker holding 1, 4 and 8 shards (tests/bench/memory.py).
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from producer.__main__ import parse_args as producer_args
 from producer.__main__ import run as produce
 from producer.summary import Summary
 from producer.trips import Generator
+from tests.bench import child, latency, memory
 from tests.bench.startup import fresh_starts
 
 
@@ -47,14 +54,34 @@ def rule_path(n: int, batch: int = 1000) -> dict[str, float]:
     # processor never sees (it holds one batch): keep the cyclic GC from re-scanning them.
     gc.collect()
     gc.freeze()
-    # CPU time of this process: "on one core", and robust to other load on the machine
-    start = time.process_time()
-    for i in range(0, n, batch):
-        clean, _rejects, _ = split_batch(records[i:i + batch])
-        aggregate(clean, 30)
-    secs = time.process_time() - start
+    datas = [r["data"] for r in raw]
+
+    def rules() -> float:
+        # CPU time of this process: "on one core", and robust to other load on the machine
+        start = time.process_time()
+        for i in range(0, n, batch):
+            clean, _rejects, _ = split_batch(records[i:i + batch])
+            aggregate(clean, 30)
+        return time.process_time() - start
+
+    # the same records, base64-decoded and parsed with json.loads alone; interleaved with the
+    # rule path and best of three each, so that both see the same machine
+    secs = min(rules() for _ in range(3))
+    base = min(baseline_seconds(datas) for _ in range(3))
     gc.unfreeze()
-    return {"records": n, "cpu_seconds": round(secs, 3), "records_per_s": round(n / secs)}
+    return {"records": n, "cpu_seconds": round(secs, 3), "records_per_s": round(n / secs),
+            "baseline_b64_json_records_per_s": round(n / base), "ratio_to_baseline": round(base / secs, 2)}
+
+
+def baseline_seconds(datas: list[str]) -> float:
+    """CPU seconds of base64-decoding and ``json.loads`` of every record alone."""
+    start = time.process_time()
+    for d in datas:
+        try:  # noqa: SIM105 (contextlib.suppress would slow the baseline down)
+            json.loads(base64.b64decode(d))
+        except ValueError:  # the unclean share: not UTF-8, not JSON
+            pass
+    return time.process_time() - start
 
 
 def raw_getrecords(st: stack.Stack) -> dict[str, float]:
@@ -131,7 +158,7 @@ def scaling(backlog: int, out_dir: Path) -> dict[str, Any]:
             runs[n] = sc.drain(st, summary, n, out_dir / "logs-scaling", KCL_PROPERTIES_DIR=str(props))
         base = runs[1]["records_per_s"]
         out["drains"] = {str(n): {"records_per_s": r["records_per_s"], "seconds": r["seconds"],
-                                  "lease_grants": r["lease_grants"],
+                                  "lease_grants": r["lease_grants"], "worker_cpu_s": r["worker_cpu_s"],
                                   "speedup": round(r["records_per_s"] / base, 2)} for n, r in runs.items()}
         print("5. rebalance after adding a worker ...", file=sys.stderr)
         out["rebalance_after_adding_a_worker_s"] = sc.rebalance_after_adding(st, out_dir / "logs-scaling")
@@ -151,6 +178,11 @@ def main(argv: list[str] | None = None) -> int:
                    help="fresh starts of 2 workers on 4 shards, each on its own stack (0: skip)")
     p.add_argument("--scaling-backlog", type=int, default=32_000,
                    help="records on 8 shards for the 1/2/4-worker drains (0: skip)")
+    p.add_argument("--child-batches", type=int, default=20,
+                   help="batches of 10,000 records for the one-child protocol run (0: skip)")
+    p.add_argument("--latency-seconds", type=float, default=40.0,
+                   help="seconds of steady load per flush interval (0: skip)")
+    p.add_argument("--no-memory", action="store_true", help="skip the memory figures")
     args = p.parse_args(argv)
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -182,10 +214,27 @@ def main(argv: list[str] | None = None) -> int:
         st.stop()
     if args.scaling_backlog:
         results["scaling"] = scaling(args.scaling_backlog, out_dir)
+    if args.child_batches:
+        print("6. one record processor through the protocol ...", file=sys.stderr)
+        results["child"] = child.run(out_dir, args.child_batches)
+    if args.latency_seconds:
+        print("7. latency per flush interval ...", file=sys.stderr)
+        results["latency"] = latency.run(out_dir, seconds=args.latency_seconds)
+        latency.plot(results["latency"], out_dir / "latency.png")
+        results["latency"]["plot"] = str(out_dir / "latency.png")
+    if not args.no_memory:
+        print("8. memory of one worker with 1, 4 and 8 shards ...", file=sys.stderr)
+        results["memory"] = memory.run(out_dir)
     ours = results["drain_ours"].get("records_per_s")
     trivial = results["drain_checkpoint_only"].get("records_per_s")
     if ours and trivial:
         results["drain_ratio_ours_vs_checkpoint_only"] = round(ours / trivial, 3)
+    cpu_ours = results["drain_ours"].get("worker_cpu_s_per_100k")
+    cpu_trivial = results["drain_checkpoint_only"].get("worker_cpu_s_per_100k")
+    if cpu_ours and cpu_trivial:
+        results["cpu_ratio_ours_vs_checkpoint_only"] = round(cpu_ours / cpu_trivial, 2)
+    for r in results.get("latency", {}).get("runs", []):
+        r.pop("latency_s", None)  # the plot has them; the JSON keeps the percentiles
     (out_dir / "bench.json").write_text(json.dumps(results, indent=2))
     print_table(results)
     return 0
@@ -206,9 +255,11 @@ def print_table(r: dict[str, Any]) -> None:
         for step, at in median["steps_s"].items():
             rows.append((f"  start at the median ({median['first_record_s']} s), worker w1: {step}",
                          f"{at} s", ""))
+    rp = r["rule_path"]
     rows += [
-        ("rule path (decode+validate+aggregate), 1 core", f"{r['rule_path']['records_per_s']:,} records/s",
-         ">= 50,000"),
+        ("rule path (decode+validate+aggregate), 1 core", f"{rp['records_per_s']:,} records/s", ""),
+        ("  / base64 + json.loads of the same records alone",
+         f"{rp['ratio_to_baseline']} ({rp['baseline_b64_json_records_per_s']:,} records/s)", ">= 0.8"),
         ("backlog load (PutRecords)", f"{r['backlog_load']['records_per_s']:,} records/s", ""),
         ("raw GetRecords drain, boto3, 4 shards", f"{r['raw_getrecords']['records_per_s']:,} records/s",
          "ceiling"),
@@ -216,8 +267,13 @@ def print_table(r: dict[str, Any]) -> None:
         ("drain, checkpoint-only processor, 2 workers",
          f"{r['drain_checkpoint_only'].get('records_per_s', 'n/a'):,} records/s", ""),
         ("ratio ours / checkpoint-only", str(r.get("drain_ratio_ours_vs_checkpoint_only", "n/a")), ">= 0.8"),
-        ("aggregate writes per 10,000 clean records",
+        ("aggregate writes per 10,000 clean records (backlog drain)",
          str(r["drain_ours"].get("aggregate_writes_per_10k_clean", "n/a")), ""),
+        ("worker CPU (JVM + processors) per 100,000 records, our processor",
+         f"{r['drain_ours'].get('worker_cpu_s_per_100k', 'n/a')} s", ""),
+        ("worker CPU per 100,000 records, checkpoint-only processor",
+         f"{r['drain_checkpoint_only'].get('worker_cpu_s_per_100k', 'n/a')} s", ""),
+        ("CPU ratio ours / checkpoint-only", str(r.get("cpu_ratio_ours_vs_checkpoint_only", "n/a")), ""),
     ]
     sc = r.get("scaling")
     if sc:
@@ -228,6 +284,13 @@ def print_table(r: dict[str, Any]) -> None:
         rows.append(("rebalance after adding a worker (1 -> 2 on 8 shards)",
                      f"{sc['rebalance_after_adding_a_worker_s']} s", ""))
         rows.append(("plot of lag and throughput", sc["plot"], ""))
+    if "child" in r:
+        rows += child.rows(r["child"])
+    if "latency" in r:
+        rows += latency.rows(r["latency"])
+        rows.append(("plot of the latency distribution", r["latency"]["plot"], ""))
+    if "memory" in r:
+        rows += memory.rows(r["memory"])
     width = max(len(a) for a, _, _ in rows)
     print(f"{'figure':<{width}}  {'value':>22}  target")
     for a, b, c in rows:

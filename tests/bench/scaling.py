@@ -12,6 +12,7 @@ from consumer_app.local import inspect, stack
 from consumer_app.local.workers import Supervisor, Worker, worker_env
 from consumer_app.logs import event_time
 from producer.summary import Summary
+from tests.bench.procfs import CpuSampler
 
 PROPERTIES = Path(__file__).resolve().parents[2] / "properties"
 
@@ -53,11 +54,14 @@ def drain(st: stack.Stack, summary: Summary, workers: int, log_dir: Path, app: s
     ddb = st.client("dynamodb")
     doc = summary.to_json()
     with Supervisor(ws) as sup:
+        cpu = CpuSampler([w.proc.pid for w in ws if w.proc is not None])
+        cpu.start()
         deadline = time.monotonic() + 900
         while time.monotonic() < deadline and inspect.behind(ddb, app, doc):
             time.sleep(0.3)
         drained = time.monotonic() < deadline
         t_done = time.time()
+        cpu.stop()
         sup.stop_gracefully(30)
     events = [{**ev, "worker_name": w.name} for w in ws for ev in w.events()]
     starts = [event_time(e) for e in events if e.get("event") == "initialize"]
@@ -66,8 +70,10 @@ def drain(st: stack.Stack, summary: Summary, workers: int, log_dir: Path, app: s
         out["error"] = "never drained"
         return out
     secs = t_done - min(starts)
+    worker_cpu = cpu.between(min(starts), t_done)
     out.update(seconds=round(secs, 2), records_per_s=round(doc["sent"] / secs), t0=min(starts),
-               t_done=t_done, lease_grants=len(starts))
+               t_done=t_done, lease_grants=len(starts), worker_cpu_s=round(worker_cpu, 2),
+               worker_cpu_s_per_100k=round(worker_cpu * 100_000 / doc["sent"], 2))
     return out
 
 
@@ -99,38 +105,67 @@ def rebalance_after_adding(st: stack.Stack, log_dir: Path) -> float | None:
     return result
 
 
-def plot(run: dict[str, Any], path: Path) -> None:
-    """Lag (max millisBehindLatest over shards) and throughput (records/s) over time."""
-    import matplotlib
+def throughput(events: list[dict[str, Any]], t0: float) -> tuple[dict[int, int], dict[int, int]]:
+    """Records processed per second and the lag (max millisBehindLatest) per second.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    t0 = run["t0"]
-    counters = sorted((e for e in run["events"] if e.get("event") == "counters"), key=event_time)
-    seen: dict[tuple[str, str], int] = {}
+    A record processor's counters start at 0, and a lease that moves (or comes back) gets
+    a new processor: so the counters are followed per processor (worker, shard, pid), and
+    each counters line adds only what that processor did since its previous line.
+    """
+    counters = sorted((e for e in events if e.get("event") == "counters"), key=event_time)
+    seen: dict[tuple[str, str, Any], int] = {}
     per_second: dict[int, int] = {}
     lag: dict[int, int] = {}
     for e in counters:
-        key = (e["worker_name"], e["shard"])
+        key = (e.get("worker_name", e.get("worker")), e["shard"], e.get("pid"))
         sec = int(event_time(e) - t0)
         per_second[sec] = per_second.get(sec, 0) + e["records_in"] - seen.get(key, 0)
         seen[key] = e["records_in"]
         if e.get("millis_behind_latest") is not None:
             lag[sec] = max(lag.get(sec, 0), e["millis_behind_latest"])
+    return per_second, lag
+
+
+def lease_moves(events: list[dict[str, Any]], t0: float) -> list[float]:
+    """Seconds (since t0) of every lease grant after a shard's first: the moves."""
+    grants = sorted((event_time(e) - t0, e["shard"]) for e in events if e.get("event") == "initialize")
+    first: set[str] = set()
+    moves = []
+    for t, shard in grants:
+        if shard in first:
+            moves.append(t)
+        first.add(shard)
+    return moves
+
+
+def plot(run: dict[str, Any], path: Path) -> None:
+    """Lag (max millisBehindLatest over shards) and throughput (records/s) over time, with
+    the lease moves marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    per_second, lag = throughput(run["events"], run["t0"])
+    moves = lease_moves(run["events"], run["t0"])
     fig, ax1 = plt.subplots(figsize=(9, 4.5))
     xs = sorted(per_second)
     ax1.bar(xs, [per_second[x] for x in xs], width=1.0, color="#4C72B0", alpha=0.6,
-            label="records processed (per second of counters)")
+            label="records processed (per second, per record processor's counters)")
+    for i, m in enumerate(moves):
+        ax1.axvline(m, color="#555555", linestyle=":", linewidth=1,
+                    label=f"lease moved ({len(moves)} moves)" if i == 0 else None)
     ax1.set_xlabel("seconds since the first lease")
     ax1.set_ylabel("records")
+    ax1.set_ylim(bottom=0)
     ax2 = ax1.twinx()
     ls = sorted(lag)
     ax2.plot(ls, [lag[x] / 1000 for x in ls], color="#C44E52", label="lag: max millisBehindLatest (s)")
     ax2.set_ylabel("lag (s)")
+    ax2.set_ylim(bottom=0)
     fig.legend(loc="upper right", bbox_to_anchor=(0.9, 0.88))
     ax1.set_title(f"Draining the backlog: 8 shards, {run['workers']} workers, "
-                  f"{run['records_per_s']:,} records/s")
+                  f"{run['records_per_s']:,} records/s, {run['lease_grants']} lease grants")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
