@@ -65,7 +65,7 @@ class Settings:
     heartbeat_dir: str | None = None
     health_max_age_seconds: float = 180.0
     lease_bootstrap: str = "auto"
-    flush_interval_millis: int = 0
+    flush_interval_millis: int = 1000
     retrieval_mode: str = "POLLING"
 
     @property

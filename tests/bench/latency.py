@@ -42,10 +42,10 @@ class Observer(threading.Thread):
         # (vendor, windowStart, shard) -> [(first seen, mark)] in the order seen
         self.seen: dict[tuple[int, str, str], list[tuple[float, Position]]] = {}
         self.scans = 0
-        self._stop = threading.Event()
+        self._halt = threading.Event()
 
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             t = time.time()
             for item in inspect.scan_all(self.ddb, self.table):
                 key = (int(item["vendorId"]["N"]), item["windowStart"]["S"])
@@ -56,7 +56,7 @@ class Observer(threading.Thread):
                         if not marks or marks[-1][1] != mark:
                             marks.append((t, mark))
             self.scans += 1
-            self._stop.wait(max(0.0, self.every_s - (time.time() - t)))
+            self._halt.wait(max(0.0, self.every_s - (time.time() - t)))
 
     def included_at(self, vendor: int, window: str, shard: str, position: Position) -> float | None:
         """When the item first showed a mark at or above ``position`` (None: never)."""
@@ -66,7 +66,7 @@ class Observer(threading.Thread):
         return None
 
     def stop(self) -> None:
-        self._stop.set()
+        self._halt.set()
         self.join(10)
 
 

@@ -67,10 +67,10 @@ class CpuSampler(threading.Thread):
         super().__init__(name="cpu-sampler", daemon=True)
         self.roots, self.every_s = roots, every_s
         self.samples: list[tuple[float, dict[int, float]]] = []
-        self._stop = threading.Event()
+        self._halt = threading.Event()
 
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             now = time.time()
             snap = {}
             for root in self.roots:
@@ -79,10 +79,10 @@ class CpuSampler(threading.Thread):
                     if c is not None:
                         snap[pid] = c
             self.samples.append((now, snap))
-            self._stop.wait(self.every_s)
+            self._halt.wait(self.every_s)
 
     def stop(self) -> None:
-        self._stop.set()
+        self._halt.set()
         self.join(5)
 
     def between(self, t0: float, t1: float) -> float:
