@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from consumer_app.settings import Settings
+from consumer_app.settings import RETRIEVAL_MODES, Settings
 
 
 class PropertiesError(ValueError):
@@ -64,13 +64,16 @@ LAUNCHER_KEYS = frozenset({
 })
 #: Nested client settings (``cloudWatchClient.endpointOverride`` and the like).
 KNOWN_PREFIXES = ("kinesisClient.", "dynamoDBClient.", "cloudWatchClient.")
-#: Keys only the environment may set: a file that sets them is refused.
+#: Keys only the environment may set: a file that sets them is refused.  ``retrievalMode``
+#: is one of them: RETRIEVAL_MODE (POLLING by default, or FANOUT) decides, and the daemon's own
+#: default when the key is missing would be enhanced fan-out, which a file must not pick by
+#: accident.  With FANOUT, KCL registers a stream consumer named after ``applicationName``
+#: (the daemon exposes no consumerName/consumerArn key), which the CDK app's grants rely on
+#: (docs/fanout.md).
 FROM_SETTINGS = frozenset(
     {"executableName", "streamName", "applicationName", "regionName", "initialPositionInStream",
-     "shutdownGraceMillis", "workerId", "kinesisEndpoint", "dynamoDBEndpoint"}
+     "shutdownGraceMillis", "workerId", "kinesisEndpoint", "dynamoDBEndpoint", "retrievalMode"}
 )
-#: Values the consumer depends on, whatever a file says.
-REQUIRED_VALUES = {"retrievalMode": "POLLING"}
 
 
 def parse(text: str, source: str) -> dict[str, str]:
@@ -113,6 +116,7 @@ def from_settings(settings: Settings, executable: str) -> dict[str, str]:
         "initialPositionInStream": settings.initial_position,
         "shutdownGraceMillis": str(settings.shutdown_grace_millis),
         "workerId": settings.worker_id,
+        "retrievalMode": settings.retrieval_mode,
     }
     if settings.kinesis_endpoint:
         props["kinesisEndpoint"] = settings.kinesis_endpoint
@@ -129,9 +133,9 @@ def merge(layers: list[tuple[str, str]], settings: Settings, executable: str) ->
         check_keys(layer, source)
         props.update(layer)
     props.update(from_settings(settings, executable))
-    for key, value in REQUIRED_VALUES.items():
-        if props.get(key) != value:
-            raise PropertiesError(f"{key} must be {value} (got {props.get(key)!r})")
+    if props["retrievalMode"] not in RETRIEVAL_MODES:  # Settings checks it; a hand-made one may not
+        raise PropertiesError(f"retrievalMode must be one of {', '.join(RETRIEVAL_MODES)} "
+                              f"(got {props['retrievalMode']!r})")
     return props
 
 

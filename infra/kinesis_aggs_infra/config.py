@@ -67,6 +67,9 @@ DEFAULTS: dict[str, Any] = {
     "logLevel": "INFO",
     "statsIntervalSeconds": 30.0,
     "healthMaxAgeSeconds": 180.0,
+    # POLLING (GetRecords) or FANOUT (enhanced fan-out: KCL registers a stream consumer named
+    # after applicationName; the task role then gets the fan-out actions on it only)
+    "retrievalMode": "POLLING",
     "workerEnvironment": {},
     # -- scaling --------------------------------------------------------------------
     "scaleOutLagSeconds": 60,
@@ -91,7 +94,7 @@ MANAGED_ENV = (
     "STREAM_NAME", "AGGREGATES_TABLE", "REJECTS_TABLE", "APPLICATION_NAME", "KCL_PROFILE",
     "AWS_REGION", "AWS_DEFAULT_REGION", "HEARTBEAT_DIR", "HEALTH_MAX_AGE_SECONDS", "SHUTDOWN_GRACE_MILLIS",
     "WINDOW_SECONDS", "INITIAL_POSITION", "RETRY_MAX_ATTEMPTS", "RETRY_MAX_SECONDS",
-    "REJECT_TTL_DAYS", "LOG_LEVEL", "STATS_INTERVAL_SECONDS",
+    "REJECT_TTL_DAYS", "LOG_LEVEL", "STATS_INTERVAL_SECONDS", "RETRIEVAL_MODE",
     "KINESIS_ENDPOINT", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_KINESIS", "AWS_ENDPOINT_URL_DYNAMODB",
 )
 
@@ -159,6 +162,7 @@ class InfraConfig:
     log_level: str
     stats_interval_seconds: float
     health_max_age_seconds: float
+    retrieval_mode: str
     worker_environment: dict[str, str]
     scale_out_lag_seconds: int
     scale_in_lag_seconds: int
@@ -179,6 +183,11 @@ class InfraConfig:
     @property
     def provisioned(self) -> bool:
         return self.stream_mode == "PROVISIONED"
+
+    @property
+    def fan_out(self) -> bool:
+        """Enhanced fan-out: the workers subscribe to the shards through a registered consumer."""
+        return self.retrieval_mode == "FANOUT"
 
     @property
     def public_tasks(self) -> bool:
@@ -217,6 +226,7 @@ class InfraConfig:
             "REJECT_TTL_DAYS": str(self.reject_ttl_days),
             "LOG_LEVEL": self.log_level,
             "STATS_INTERVAL_SECONDS": _num(self.stats_interval_seconds),
+            "RETRIEVAL_MODE": self.retrieval_mode,
         }
         env.update(self.worker_environment)
         return env
@@ -306,7 +316,7 @@ def from_context(ctx: Mapping[str, Any]) -> InfraConfig:
         problems.append(f"{key}: unknown setting{hint}; see docs/deploy-aws.md, 'Settings'")
     values = {_camel_to_snake(k): _coerce(k, ctx.get(k, d), d, problems) for k, d in DEFAULTS.items()}
     for key in ("stream_mode", "stream_encryption", "removal_policy", "cpu_architecture",
-                "initial_position", "log_level"):
+                "initial_position", "log_level", "retrieval_mode"):
         values[key] = values[key].upper()
     values["task_subnets"] = values["task_subnets"].lower()
     env = values["worker_environment"]
@@ -373,6 +383,7 @@ def _check(c: InfraConfig) -> list[str]:
     _one_of(p, "logRetentionDays", c.log_retention_days, LOG_RETENTION_DAYS)
     _between(p, "stopTimeoutSeconds", c.stop_timeout_seconds, 2, 120)
     _between(p, "shutdownGraceMillis", c.shutdown_grace_millis, 1000, 118_000)
+    _one_of(p, "retrievalMode", c.retrieval_mode, worker_settings.RETRIEVAL_MODES)
     if c.stop_timeout_seconds * 1000 <= c.shutdown_grace_millis + STOP_MARGIN_MILLIS:
         p.append(f"stopTimeoutSeconds={c.stop_timeout_seconds} must exceed shutdownGraceMillis="
                  f"{c.shutdown_grace_millis} + {STOP_MARGIN_MILLIS} ms: ECS would kill the worker "
@@ -415,6 +426,8 @@ def _check(c: InfraConfig) -> list[str]:
 def _check_worker_env(c: InfraConfig) -> list[str]:
     """The worker's own validation (consumer_app.settings), so a bad value fails here, not on ECS."""
     env = {**c.worker_environment_vars(), "AWS_REGION": "us-east-1"}
+    if c.retrieval_mode not in worker_settings.RETRIEVAL_MODES:
+        env.pop("RETRIEVAL_MODE")  # reported once, by its context key (retrievalMode)
     try:
         worker_settings.from_env(env)
     except worker_settings.SettingsError as exc:

@@ -40,9 +40,20 @@ WORKER_USER = "10001"
 #: health heartbeats and the JVM's temp files (Fargate task storage, gone with the task).
 SCRATCH_VOLUME, SCRATCH_PATH = "tmp", "/tmp"
 
-#: Kinesis actions of a polling KCL consumer (no enhanced fan-out: retrievalMode = POLLING).
+#: Kinesis actions of a polling KCL consumer, on the stream.  KCL 3.5.1 needs them with
+#: enhanced fan-out too: DescribeStreamSummary for the stream's ARN, ListShards for the shard
+#: sync, GetShardIterator + GetRecords when the lease cleanup looks up an ended shard's
+#: children (KinesisShardDetector.getChildShards, from LeasePendingDeletion).
 KINESIS_READ_ACTIONS = ("kinesis:DescribeStreamSummary", "kinesis:GetRecords",
                         "kinesis:GetShardIterator", "kinesis:ListShards")
+#: retrievalMode=FANOUT, on the stream: KCL 3 (FanOutConsumerRegistration) registers the
+#: consumer when DescribeStreamConsumer finds none.  It never lists, deregisters or tags
+#: consumers, so ListStreamConsumers, DeregisterStreamConsumer and TagResource are not granted.
+FAN_OUT_STREAM_ACTIONS = ("kinesis:RegisterStreamConsumer",)
+#: retrievalMode=FANOUT, on the consumer KCL registers (named after the application, ARN
+#: ``<stream ARN>/consumer/<name>:<creation timestamp>``): its status, then one HTTP/2
+#: SubscribeToShard per leased shard (renewed every 5 minutes).
+FAN_OUT_CONSUMER_ACTIONS = ("kinesis:DescribeStreamConsumer", "kinesis:SubscribeToShard")
 #: KCL 3 creates the lease table (named after the application) and its GSI, then reads and
 #: writes leases, coordinator state and worker metrics in it.
 LEASE_TABLE_ACTIONS = ("dynamodb:CreateTable", "dynamodb:DeleteItem", "dynamodb:DescribeTable",
@@ -139,6 +150,11 @@ class WorkerService(Construct):
     def _table_arn(self, name: str) -> str:
         return Stack.of(self).format_arn(service="dynamodb", resource="table", resource_name=name)
 
+    @staticmethod
+    def consumer_arn_pattern(cfg: InfraConfig, data: DataPlane) -> str:
+        """The ARNs of the stream consumer named ``applicationName``, whatever its creation time."""
+        return f"{data.stream.stream_arn}/consumer/{cfg.application_name}:*"
+
     def _grant(self, cfg: InfraConfig, data: DataPlane) -> None:
         app = cfg.application_name
         statements = [
@@ -158,6 +174,13 @@ class WorkerService(Construct):
             iam.PolicyStatement(sid="KclMetrics", actions=["cloudwatch:PutMetricData"], resources=["*"],
                                 conditions={"StringEquals": {"cloudwatch:namespace": app}}),
         ]
+        if cfg.fan_out:
+            statements += [
+                iam.PolicyStatement(sid="FanOutRegister", actions=list(FAN_OUT_STREAM_ACTIONS),
+                                    resources=[data.stream.stream_arn]),
+                iam.PolicyStatement(sid="FanOutSubscribe", actions=list(FAN_OUT_CONSUMER_ACTIONS),
+                                    resources=[self.consumer_arn_pattern(cfg, data)]),
+            ]
         if data.stream_key is not None:
             statements.append(iam.PolicyStatement(sid="StreamKeyDecrypt", actions=["kms:Decrypt"],
                                                   resources=[data.stream_key.key_arn]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,18 @@ def _nag_part(value: str, pseudo: str) -> str:
     return f"<AWS::{pseudo}>" if Token.is_unresolved(value) else value
 
 
+def cfn_logical_id(path: str) -> str:
+    """The logical id CDK gives the L1 resource at ``path`` below the stack ("Data/Stream/Resource").
+
+    CDK's rule for a path without "Default" parts or repeated names: the parts without the
+    last "Resource", then the first 8 hex digits (upper case) of the MD5 of the whole path.
+    tests/infra/test_stack.py checks it against the synthesized stream.
+    """
+    parts = path.split("/")
+    human = "".join(x for x in parts if x != "Resource")
+    return human + hashlib.md5(path.encode(), usedforsecurity=False).hexdigest()[:8].upper()
+
+
 def nag_acknowledgments(cfg: InfraConfig, region: str, account: str) -> list[tuple[str, str, str]]:
     """(construct path below the stack, cdk-nag finding, reason): the findings that stay.
 
@@ -72,6 +85,14 @@ def nag_acknowledgments(cfg: InfraConfig, region: str, account: str) -> list[tup
          "budget, log level); AWS credentials come from the task role, and the worker has no secret"),
     ]
     # Findings that only a non-default setting produces: the setting is the deployer's choice.
+    if cfg.fan_out:
+        consumer = f"<{cfn_logical_id('Data/Stream/Resource')}.Arn>/consumer/{cfg.application_name}:*"
+        acks.append(("Workers/TaskRole/DefaultPolicy/Resource",
+                     f"AwsSolutions::AwsSolutions-IAM5[Resource::{consumer}]",
+                     "retrievalMode=FANOUT: KCL registers the stream consumer named after the application "
+                     f"({cfg.application_name}); its ARN ends in the creation time, known only once it "
+                     "is registered, so ':*' stands for that timestamp, and only "
+                     "DescribeStreamConsumer and SubscribeToShard are allowed on it"))
     if cfg.stream_encryption == "KMS":
         acks.append(("Data/Stream/Resource", "AwsSolutions::AwsSolutions-KDS3",
                      "streamEncryption=KMS: the deployer asked for a customer-managed key (rotated, "

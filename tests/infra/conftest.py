@@ -70,6 +70,8 @@ COMBINATIONS: dict[str, tuple[dict[str, Any], cdk.Environment | None]] = {
                  "pointInTimeRecovery": False, "streamRetentionHours": 48, "minWorkers": 2,
                  "maxWorkers": 6, "stopTimeoutSeconds": 60, "shutdownGraceMillis": 50000,
                  "workerEnvironment": {"WRITE_CONCURRENCY": "8"}}, None),
+    # enhanced fan-out: the consumer's grants, and nothing else changes
+    "fanout": ({"retrievalMode": "FANOUT"}, None),
 }
 
 

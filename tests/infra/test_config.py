@@ -52,6 +52,7 @@ def test_worker_defaults_match_the_worker() -> None:
     assert DEFAULTS["logLevel"] == s.log_level
     assert DEFAULTS["statsIntervalSeconds"] == s.stats_interval_seconds
     assert DEFAULTS["healthMaxAgeSeconds"] == s.health_max_age_seconds
+    assert DEFAULTS["retrievalMode"] == s.retrieval_mode == "POLLING"
     assert (DEFAULTS["streamName"], DEFAULTS["aggregatesTableName"], DEFAULTS["rejectsTableName"],
             DEFAULTS["applicationName"]) == (s.stream_name, s.aggregates_table, s.rejects_table,
                                              s.application_name)
@@ -164,6 +165,23 @@ def test_worker_environment_is_validated_by_the_worker_rules() -> None:
     assert "WINDOW_SECONDS='0': must be between 1 and" in msg
     assert "INITIAL_POSITION='AT_TIMESTAMP'" in msg
     assert "WRITE_CONCURRENCY='999': must be between 1 and 64" in msg
+
+
+def test_retrieval_mode() -> None:
+    """POLLING by default, FANOUT on request (any case, as `cdk -c retrievalMode=fanout` may pass it),
+    always passed to the worker as RETRIEVAL_MODE; anything else fails the synth, once, by its key."""
+    default = from_context({})
+    assert default.retrieval_mode == "POLLING" and not default.fan_out
+    assert default.worker_environment_vars()["RETRIEVAL_MODE"] == "POLLING"
+    for value in ("FANOUT", "fanout", " FanOut "):
+        cfg = from_context({"retrievalMode": value})
+        assert cfg.fan_out and cfg.worker_environment_vars()["RETRIEVAL_MODE"] == "FANOUT"
+    msg = cfg_error(retrievalMode="EFO")
+    assert "retrievalMode='EFO': one of POLLING, FANOUT" in msg
+    assert "RETRIEVAL_MODE" not in msg  # not reported a second time by the worker's own check
+    assert "retrievalmode: unknown setting (did you mean retrievalMode?)" in cfg_error(retrievalmode="FANOUT")
+    msg = cfg_error(workerEnvironment={"RETRIEVAL_MODE": "FANOUT"})
+    assert "workerEnvironment.RETRIEVAL_MODE: set by the stack; use its own setting instead" in msg
 
 
 def test_network_options() -> None:

@@ -10,7 +10,8 @@ import pytest
 from aws_cdk.assertions import Annotations, Match
 from kinesis_aggs_infra.build import build_app
 from kinesis_aggs_infra.config import ConfigError
-from kinesis_aggs_infra.stack import nag_acknowledgments
+from kinesis_aggs_infra.service import FAN_OUT_CONSUMER_ACTIONS, FAN_OUT_STREAM_ACTIONS
+from kinesis_aggs_infra.stack import cfn_logical_id, nag_acknowledgments
 
 from tests.infra.conftest import (
     ACCOUNT,
@@ -25,6 +26,12 @@ from tests.infra.conftest import (
 pytestmark = pytest.mark.infra
 
 ALL = list(COMBINATIONS)
+#: the combinations with retrievalMode=FANOUT (every other one polls)
+FAN_OUT = [name for name, (ctx, _) in COMBINATIONS.items() if ctx.get("retrievalMode") == "FANOUT"]
+POLLING = [name for name in ALL if name not in FAN_OUT]
+#: every Kinesis action about stream consumers (enhanced fan-out)
+FAN_OUT_ACTIONS = ("SubscribeToShard", "RegisterStreamConsumer", "DescribeStreamConsumer",
+                   "ListStreamConsumers", "DeregisterStreamConsumer")
 
 
 def flat(value: Any) -> Any:
@@ -93,7 +100,7 @@ def test_cdk_nag_clean_with_explained_acknowledgments(synths: dict[str, Synth], 
     acknowledged = {(v["acknowledgedAt"], v["acknowledgedId"]): v["reason"]
                     for v in nag["suppressedViolations"]}
     assert acknowledged == expected
-    assert len(expected) == {"options": 7}.get(name, 4)
+    assert len(expected) == {"options": 7, "fanout": 5}.get(name, 4)
     for reason in expected.values():
         assert len(reason) > 60  # a specific reason, not "ok"
     # CloudFormation's own template checks, run by the CDK at synth, found nothing either
@@ -116,12 +123,61 @@ def test_no_star_resource_except_where_aws_requires_it(synths: dict[str, Synth],
                         "StringEquals": {"cloudwatch:namespace": "kinesis-aggs-consumer"}}
 
 
-@pytest.mark.parametrize("name", ALL)
-def test_no_enhanced_fan_out_permissions(synths: dict[str, Synth], name: str) -> None:
-    text = json.dumps(synths[name].of_type("AWS::IAM::Policy"))
-    for action in ("SubscribeToShard", "RegisterStreamConsumer", "DescribeStreamConsumer",
-                   "ListStreamConsumers", "DeregisterStreamConsumer", "kinesis:*", "dynamodb:*"):
+def test_fan_out_combination_exists() -> None:
+    assert FAN_OUT == ["fanout"] and "default" in POLLING
+
+
+@pytest.mark.parametrize("name", POLLING)
+def test_polling_has_no_enhanced_fan_out_permissions(synths: dict[str, Synth], name: str) -> None:
+    text = json.dumps(synths[name].template.to_json())  # no policy, role or resource anywhere
+    for action in (*FAN_OUT_ACTIONS, "kinesis:*", "dynamodb:*", "/consumer/"):
         assert action not in text
+    assert synths[name].of_type("AWS::Kinesis::StreamConsumer") == {}
+
+
+@pytest.mark.parametrize("name", FAN_OUT)
+def test_fan_out_grants_are_scoped_to_the_consumer(synths: dict[str, Synth], name: str) -> None:
+    """FANOUT adds exactly two statements to the task role; every other statement is unchanged."""
+    s, polling = synths[name], synths["default"]
+    stream = logical_id(s, s.stack.data.stream)
+    got = statements(s, "WorkersTaskRoleDefaultPolicy")
+    base = statements(polling, "WorkersTaskRoleDefaultPolicy")
+    assert {k: v for k, v in got.items() if not k.startswith("FanOut")} == base
+    assert {k: v for k, v in got.items() if k.startswith("FanOut")} == {
+        "FanOutRegister": {"actions": ["kinesis:RegisterStreamConsumer"], "resources": [f"${{{stream}.Arn}}"],
+                           "condition": None, "effect": "Allow"},
+        "FanOutSubscribe": {"actions": ["kinesis:DescribeStreamConsumer", "kinesis:SubscribeToShard"],
+                            "resources": [f"${{{stream}.Arn}}/consumer/kinesis-aggs-consumer:*"],
+                            "condition": None, "effect": "Allow"},
+    }
+    assert sorted(FAN_OUT_STREAM_ACTIONS + FAN_OUT_CONSUMER_ACTIONS) == [
+        "kinesis:DescribeStreamConsumer", "kinesis:RegisterStreamConsumer", "kinesis:SubscribeToShard"]
+    # nowhere else: no other policy (the execution role's) and no other statement names one
+    text = json.dumps(s.of_type("AWS::IAM::Policy"))
+    for action in ("ListStreamConsumers", "DeregisterStreamConsumer", "kinesis:*", "dynamodb:*",
+                   "kinesis:TagResource"):
+        assert action not in text
+    assert text.count("kinesis:SubscribeToShard") == text.count("kinesis:RegisterStreamConsumer") == 1
+    assert text.count("kinesis:DescribeStreamConsumer") == 1
+    # KCL registers the consumer itself: the stack creates none
+    assert s.of_type("AWS::Kinesis::StreamConsumer") == {}
+    assert {e["Name"]: e["Value"] for e in container(s)["Environment"]}["RETRIEVAL_MODE"] == "FANOUT"
+    # everything but the task role's policy and the container's RETRIEVAL_MODE is the default stack
+    assert sorted(s.resources) == sorted(polling.resources)
+
+
+def test_fan_out_consumer_name_is_the_application_name(docker_context: Any, tmp_path: Any) -> None:
+    """KCL names the consumer after applicationName: the grant follows a custom name."""
+    _, stack, _ = build_app({"retrievalMode": "fanout", "applicationName": "trips-efo"},
+                            docker_context=docker_context, outdir=tmp_path)
+    text = json.dumps(stack.resolve(stack.workers.task_role.node.find_child("DefaultPolicy")
+                                    .document.to_json()))
+    assert "/consumer/trips-efo:*" in text and "/consumer/kinesis-aggs-consumer" not in text
+
+
+def test_stream_logical_id_for_the_nag_acknowledgment(synths: dict[str, Synth]) -> None:
+    s = synths["fanout"]
+    assert cfn_logical_id("Data/Stream/Resource") == logical_id(s, s.stack.data.stream)
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -248,7 +304,7 @@ def test_container(synths: dict[str, Synth]) -> None:
         "KCL_PROFILE": "aws", "HEARTBEAT_DIR": "/tmp/kcl-health", "HEALTH_MAX_AGE_SECONDS": "180",
         "SHUTDOWN_GRACE_MILLIS": "25000", "WINDOW_SECONDS": "30", "INITIAL_POSITION": "TRIM_HORIZON",
         "RETRY_MAX_ATTEMPTS": "50", "RETRY_MAX_SECONDS": "120", "REJECT_TTL_DAYS": "14", "LOG_LEVEL": "INFO",
-        "STATS_INTERVAL_SECONDS": "30", "AWS_REGION": "${AWS::Region}",
+        "STATS_INTERVAL_SECONDS": "30", "RETRIEVAL_MODE": "POLLING", "AWS_REGION": "${AWS::Region}",
         "AWS_DEFAULT_REGION": "${AWS::Region}",
     }
     assert c["HealthCheck"] == {"Command": ["CMD", "python", "-m", "consumer_app", "health"],

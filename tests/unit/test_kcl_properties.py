@@ -22,7 +22,7 @@ from consumer_app.kcl_properties import (
     parse,
     render,
 )
-from consumer_app.settings import Settings
+from consumer_app.settings import Settings, from_env
 
 ROOT = Path(__file__).resolve().parents[2]
 SETTINGS = Settings(region="us-east-1", worker_id="w-1")
@@ -111,20 +111,19 @@ def test_reserved_keys_listed_together():
 def test_reserved_keys_are_the_settings_ones():
     assert {
         "executableName", "streamName", "applicationName", "regionName", "initialPositionInStream",
-        "shutdownGraceMillis", "workerId", "kinesisEndpoint", "dynamoDBEndpoint",
+        "shutdownGraceMillis", "workerId", "kinesisEndpoint", "dynamoDBEndpoint", "retrievalMode",
     } == FROM_SETTINGS
 
 
 # -- merge ---------------------------------------------------------------------------
 
-BASE = "retrievalMode = POLLING\nmaxRecords = 100\nmetricsLevel = SUMMARY\n"
+BASE = "maxRecords = 100\nmetricsLevel = SUMMARY\n"
 
 
 def test_merge_layers_in_order_and_settings_last():
     props = merge([("base", BASE), ("local", "metricsLevel = NONE\nfailoverTimeMillis = 5000\n")],
                   SETTINGS, "/usr/bin/consumer")
     assert props == {
-        "retrievalMode": "POLLING",
         "maxRecords": "100",
         "metricsLevel": "NONE",
         "failoverTimeMillis": "5000",
@@ -135,6 +134,7 @@ def test_merge_layers_in_order_and_settings_last():
         "initialPositionInStream": "TRIM_HORIZON",
         "shutdownGraceMillis": "25000",
         "workerId": "w-1",
+        "retrievalMode": "POLLING",
     }
 
 
@@ -160,15 +160,48 @@ def test_merge_refuses_unknown_key_naming_the_layer():
         merge([("base", BASE), ("local", "MaxRecords = 5\n")], SETTINGS, "exe")
 
 
-@pytest.mark.parametrize("layers", [
-    [("base", "maxRecords = 1\n")],
-    [("base", "retrievalMode = FANOUT\n")],
-    [("base", BASE), ("local", "retrievalMode = polling\n")],
-    [],
+# -- retrievalMode: the environment decides (RETRIEVAL_MODE), never a file -----------------
+
+@pytest.mark.parametrize(("layers", "source"), [
+    ([("base", "retrievalMode = FANOUT\n")], "base"),
+    ([("base", "retrievalMode = POLLING\n")], "base"),
+    ([("base", BASE), ("local", "retrievalMode = polling\n")], "local"),
 ])
-def test_merge_requires_polling(layers):
-    with pytest.raises(PropertiesError, match=r"^retrievalMode must be POLLING"):
-        merge(layers, SETTINGS, "exe")
+@pytest.mark.parametrize("mode", ["POLLING", "FANOUT"])
+def test_a_file_that_sets_the_retrieval_mode_is_refused(layers, source, mode):
+    with pytest.raises(PropertiesError, match=f"^{source}: retrievalMode come from the environment"):
+        merge(layers, Settings(region="us-east-1", retrieval_mode=mode), "exe")
+
+
+@pytest.mark.parametrize("layers", [[], [("base", BASE)]])
+def test_polling_by_default(layers):
+    assert merge(layers, SETTINGS, "exe")["retrievalMode"] == "POLLING"
+
+
+def test_fanout_from_the_environment():
+    """RETRIEVAL_MODE=FANOUT renders retrievalMode = FANOUT and changes nothing else."""
+    fanout = merge([("base", BASE)], from_env({"AWS_REGION": "us-east-1", "WORKER_ID": "w-1",
+                                               "RETRIEVAL_MODE": "FANOUT"}), "exe")
+    polling = merge([("base", BASE)], from_env({"AWS_REGION": "us-east-1", "WORKER_ID": "w-1"}), "exe")
+    assert fanout["retrievalMode"] == "FANOUT" and polling["retrievalMode"] == "POLLING"
+    assert {k: v for k, v in fanout.items() if k != "retrievalMode"} == \
+        {k: v for k, v in polling.items() if k != "retrievalMode"}
+    assert "retrievalMode = FANOUT\n" in render(fanout)
+
+
+@pytest.mark.parametrize("mode", ["fanout", "EFO", ""])
+def test_merge_refuses_a_retrieval_mode_the_daemon_does_not_run(mode):
+    # Settings.from_env refuses these first; a Settings made by hand reaches merge
+    with pytest.raises(PropertiesError, match=r"^retrievalMode must be one of POLLING, FANOUT"):
+        merge([("base", BASE)], Settings(region="us-east-1", retrieval_mode=mode), "exe")
+
+
+@pytest.mark.parametrize("key", ["consumerName", "consumerArn", "fanoutConfig.consumerName"])
+def test_the_fan_out_consumer_cannot_be_renamed_by_a_file(key):
+    """KCL names the consumer after applicationName; the CDK app grants SubscribeToShard on that
+    consumer only (infra/kinesis_aggs_infra/service.py), so a file may not choose another one."""
+    with pytest.raises(PropertiesError, match="unknown KCL properties"):
+        check_keys({key: "other"}, "base.properties")
 
 
 def test_merge_duplicate_within_a_layer():
@@ -212,6 +245,26 @@ def test_real_property_files_merge():
     assert loc["metricsLevel"] == "NONE"
     assert loc["disableWorkerMetrics"] == "true"
     assert loc["retrievalMode"] == "POLLING"
+
+
+@pytest.mark.parametrize("profile", ["aws", "local"])
+def test_real_property_files_render_fanout(profile):
+    """The file an ECS task renders with RETRIEVAL_MODE=FANOUT (and the local one, docs/fanout.md)."""
+    layers = [("base.properties", (ROOT / "properties" / "base.properties").read_text())]
+    if profile == "local":
+        layers.append(("local.properties", (ROOT / "properties" / "local.properties").read_text()))
+    s = from_env({"AWS_REGION": "eu-west-1", "KCL_PROFILE": profile, "RETRIEVAL_MODE": "FANOUT",
+                  "APPLICATION_NAME": "kinesis-aggs-consumer", "WORKER_ID": "task-1"})
+    props = parse(render(merge(layers, s, "exe")), "rendered")
+    assert props["retrievalMode"] == "FANOUT"
+    # the consumer KCL registers is named after the application, the name the task role's
+    # fan-out grant is scoped to (<stream ARN>/consumer/kinesis-aggs-consumer:*)
+    assert props["applicationName"] == "kinesis-aggs-consumer"
+    assert not {"consumerName", "consumerArn"} & set(props)
+    assert props["streamName"] == "input_stream" and props["regionName"] == "eu-west-1"
+    if profile == "aws":
+        assert props["AwsCredentialsProvider"] == "DefaultCredentialsProvider"
+        assert "kinesisEndpoint" not in props and "dynamoDBEndpoint" not in props
 
 
 # -- KNOWN_KEYS against the KCL jar --------------------------------------------------
