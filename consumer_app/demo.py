@@ -29,6 +29,7 @@ from rich.table import Table
 from consumer_app.local import inspect, stack
 from consumer_app.local.workers import Supervisor, Worker, worker_env
 from consumer_app.reconcile import Observed, reconcile
+from consumer_app.rules.sub_items import window_of
 from producer.__main__ import parse_args as producer_args
 from producer.__main__ import run as produce
 from producer.summary import Summary
@@ -87,9 +88,13 @@ def _view(st: stack.Stack, app: str, summary: Summary, tail: EventTail, started:
     t_aggs = Table(title="kinesisAggs (latest windows)", expand=False)
     for col in ("vendor", "window start (UTC)", "passenger", "trips"):
         t_aggs.add_column(col, justify="right")
-    latest = sorted(aggs, key=lambda i: (i["windowStart"]["S"], int(i["vendorId"]["N"])))[-8:]
-    for it in latest:
-        t_aggs.add_row(it["vendorId"]["N"], it["windowStart"]["S"], it["passenger"]["N"], it["trips"]["N"])
+    windows: dict[tuple[str, int], list[int]] = {}  # sub-items of a window added up
+    for it in aggs:
+        w = windows.setdefault((window_of(it["windowStart"]["S"]), int(it["vendorId"]["N"])), [0, 0])
+        w[0] += int(it["passenger"]["N"])
+        w[1] += int(it["trips"]["N"])
+    for (window, vendor), (passenger, trips) in sorted(windows.items())[-8:]:
+        t_aggs.add_row(str(vendor), window, str(passenger), str(trips))
 
     t_rej = Table(title="rejects by reason")
     t_rej.add_column("reason")

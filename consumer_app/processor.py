@@ -105,7 +105,8 @@ class TripRecordProcessor(processor.RecordProcessorBase):
         runner = AttemptRunner(self.settings.retry_policy, self.counters, self.pool,
                                on_attempt=self._heartbeat)
         self.aggregates = AggregateWriter(client, self.settings.aggregates_table, self.shard_id,
-                                          self.settings.window_seconds, runner)
+                                          self.settings.window_seconds, runner,
+                                          sub_items=self.settings.aggregate_sub_items)
         self.rejects = RejectWriter(client, self.settings.rejects_table, self.shard_id, runner,
                                     self.settings.reject_ttl_days,
                                     self.settings.reject_payload_max_bytes)

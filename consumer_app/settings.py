@@ -16,6 +16,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from consumer_app.rules.retry import RetryPolicy
+from consumer_app.rules.sub_items import MAX_SUB_ITEMS
 from consumer_app.rules.windows import MAX_WINDOW_SECONDS
 
 
@@ -66,6 +67,7 @@ class Settings:
     health_max_age_seconds: float = 180.0
     lease_bootstrap: str = "auto"
     flush_interval_millis: int = 1000
+    aggregate_sub_items: int = 1
     retrieval_mode: str = "POLLING"
 
     @property
@@ -109,6 +111,7 @@ ENV_VARS: dict[str, str] = {
     "HEALTH_MAX_AGE_SECONDS": "health_max_age_seconds",
     "LEASE_BOOTSTRAP": "lease_bootstrap",
     "FLUSH_INTERVAL_MILLIS": "flush_interval_millis",
+    "AGGREGATE_SUB_ITEMS": "aggregate_sub_items",
     "RETRIEVAL_MODE": "retrieval_mode",
 }
 
@@ -122,6 +125,7 @@ _INT_RANGES: dict[str, tuple[int, int]] = {
     "reject_ttl_days": (1, 3650),
     "reject_payload_max_bytes": (64, 300_000),
     "flush_interval_millis": (0, 300_000),
+    "aggregate_sub_items": (1, MAX_SUB_ITEMS),
 }
 _FLOAT_RANGES: dict[str, tuple[float, float]] = {
     "retry_max_seconds": (1.0, 86_400.0),

@@ -19,6 +19,7 @@ from botocore.exceptions import ClientError
 from consumer_app.dynamo.attempts import AttemptRunner, UnitResult
 from consumer_app.dynamo.errors import WriteFailed, error_code, kind_of
 from consumer_app.rules.aggregation import AggregateKey, Contribution, Position
+from consumer_app.rules.sub_items import sort_key
 from consumer_app.rules.windows import iso_utc
 from consumer_app.tables import mark_attribute
 
@@ -28,13 +29,14 @@ _MAX_FENCE_ROUNDS = 50
 
 class AggregateWriter:
     def __init__(self, client: Any, table: str, shard_id: str, window_seconds: int,
-                 runner: AttemptRunner, mark_cache_size: int = 4096) -> None:
+                 runner: AttemptRunner, mark_cache_size: int = 4096, sub_items: int = 1) -> None:
         self.client = client
         self.table = table
         self.shard_id = shard_id
         self.window_ms = window_seconds * 1000
         self.runner = runner
         self.mark_attr = mark_attribute(shard_id)
+        self.sub_items = sub_items  # rules/sub_items.py: this shard always writes one of them
         self._marks: OrderedDict[AggregateKey, Position | None] = OrderedDict()
         self._cache_size = mark_cache_size
         self._lock = threading.Lock()
@@ -97,7 +99,8 @@ class AggregateWriter:
         return {
             "TableName": self.table,
             "Key": {"vendorId": {"N": str(c.key.vendor_id)},
-                    "windowStart": {"S": iso_utc(c.key.window_start_ms)}},
+                    "windowStart": {"S": sort_key(iso_utc(c.key.window_start_ms), self.shard_id,
+                                                  self.sub_items)}},
             "UpdateExpression": "ADD passenger :p, trips :t SET windowEnd = :we, #m = :new, "
                                 "updatedAt = :now",
             "ConditionExpression": condition,

@@ -25,6 +25,7 @@ from typing import Any
 from consumer_app.local import inspect, stack
 from consumer_app.local.workers import Supervisor, Worker, worker_env
 from consumer_app.rules.aggregation import Position
+from consumer_app.rules.sub_items import window_of
 from consumer_app.rules.windows import iso_utc
 from consumer_app.tables import MARK_PREFIX
 from producer.summary import Summary
@@ -48,7 +49,7 @@ class Observer(threading.Thread):
         while not self._halt.is_set():
             t = time.time()
             for item in inspect.scan_all(self.ddb, self.table):
-                key = (int(item["vendorId"]["N"]), item["windowStart"]["S"])
+                key = (int(item["vendorId"]["N"]), window_of(item["windowStart"]["S"]))
                 for attr, value in item.items():
                     if attr.startswith(MARK_PREFIX):
                         marks = self.seen.setdefault((*key, attr[len(MARK_PREFIX):]), [])

@@ -73,12 +73,13 @@ class Writers:
     """An aggregates and a rejects writer for one shard, as the processor builds them."""
 
     def __init__(self, client: Any, tables: tuple[str, str], shard: str, policy: RetryPolicy,
-                 window_seconds: int = 30) -> None:
+                 window_seconds: int = 30, sub_items: int = 1) -> None:
         self.counters = ShardCounters()
         self.pool = ThreadPoolExecutor(4)
         self.sleeps: list[float] = []
         runner = AttemptRunner(policy, self.counters, self.pool, sleep=self.sleeps.append)
-        self.aggregates = AggregateWriter(client, tables[0], shard, window_seconds, runner)
+        self.aggregates = AggregateWriter(client, tables[0], shard, window_seconds, runner,
+                                          sub_items=sub_items)
         self.rejects = RejectWriter(client, tables[1], shard, runner, ttl_days=14, payload_max_bytes=256)
 
 

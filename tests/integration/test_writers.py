@@ -134,6 +134,36 @@ def test_shards_share_items(moto: Any, ddb: Any, tables: tuple[str, str]) -> Non
     assert table_totals(ddb, tables[0]) == {k: (want[k], want_trips[k]) for k in want_trips}
 
 
+def test_sub_items_spread_the_shards_and_add_up_to_the_window(moto: Any, ddb: Any,
+                                                               tables: tuple[str, str]) -> None:
+    """AGGREGATE_SUB_ITEMS=4 with 8 shards: each sub-item carries the marks of 2 shards only,
+    and the sub-items of a window add up to what one item per window would hold."""
+    url = f"http://127.0.0.1:{moto.port}"
+    shards = {f"shardId-{i:012d}": shard_records(120, seed=30 + i) for i in range(8)}
+    for shard, recs in shards.items():
+        write_batches(Writers(client_for(url), tables, shard, FAST_POLICY, sub_items=4), recs, 40)
+        # a replay of the whole shard from the start adds nothing (the fence, per sub-item)
+        write_batches(Writers(client_for(url), tables, shard, FAST_POLICY, sub_items=4), recs, 25)
+    items = scan_all(ddb, tables[0])
+    merged: Counter[tuple[int, str]] = Counter()
+    merged_trips: Counter[tuple[int, str]] = Counter()
+    for it in items:
+        window, _, sub = it["windowStart"]["S"].partition("#")
+        assert sub in {"0", "1", "2", "3"}, it["windowStart"]
+        marks = {a for a in it if a.startswith("mark_")}
+        assert marks <= {f"mark_shardId-{i:012d}" for i in range(8) if i % 4 == int(sub)}, marks
+        merged[(int(it["vendorId"]["N"]), window)] += int(it["passenger"]["N"])
+        merged_trips[(int(it["vendorId"]["N"]), window)] += int(it["trips"]["N"])
+    want: Counter[tuple[int, str]] = Counter()
+    want_trips: Counter[tuple[int, str]] = Counter()
+    for recs in shards.values():
+        for k, (p, n) in expected_totals(recs).items():
+            want[k] += p
+            want_trips[k] += n
+    assert {k: (merged[k], merged_trips[k]) for k in merged_trips} == {k: (want[k], want_trips[k])
+                                                                       for k in want_trips}
+
+
 def make_rejects(n: int, payload_size: int = 40) -> list[Reject]:
     return [Reject(Position(10**50 + i, i % 3), BASE_MS + i, f"pk{i}", "not_json", "detail",
                    b"x" * payload_size) for i in range(n)]
