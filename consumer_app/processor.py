@@ -33,6 +33,7 @@ from consumer_app.dynamo.attempts import AttemptRunner
 from consumer_app.dynamo.clients import dynamodb_client
 from consumer_app.dynamo.errors import WriteFailed
 from consumer_app.dynamo.rejects import Reject, RejectWriter
+from consumer_app.metrics import Emitter
 from consumer_app.rules.aggregation import CleanRecord, Position, aggregate
 from consumer_app.rules.batching import Pending
 from consumer_app.rules.validation import Unclean, validate
@@ -94,6 +95,7 @@ class TripRecordProcessor(processor.RecordProcessorBase):
         self.lost = False
         self.pool = ThreadPoolExecutor(max_workers=settings.write_concurrency,
                                        thread_name_prefix="ddb-write")
+        self.metrics: Emitter | None = None  # set at initialize when METRICS=emf
 
     # -- KCL callbacks -----------------------------------------------------------
     def initialize(self, initialize_input: Any) -> None:
@@ -110,13 +112,18 @@ class TripRecordProcessor(processor.RecordProcessorBase):
         self.rejects = RejectWriter(client, self.settings.rejects_table, self.shard_id, runner,
                                     self.settings.reject_ttl_days,
                                     self.settings.reject_payload_max_bytes)
+        if self.settings.metrics == "emf":
+            self.metrics = Emitter(self.settings.application_name, self.settings.stream_name, self.shard_id,
+                                   with_shard=self.settings.metrics_shard_dimension == "on")
         logs.event(log, logging.INFO, "shard lease taken", event="initialize",
                    from_sequence=initialize_input.sequence_number)
         self._heartbeat()
 
     def process_records(self, process_records_input: Any) -> None:
         records = process_records_input.records
-        self.counters.millis_behind_latest = process_records_input.millis_behind_latest
+        behind = process_records_input.millis_behind_latest
+        self.counters.millis_behind_latest = behind
+        started = time.perf_counter()
         try:
             if records:
                 self._process(records)
@@ -129,6 +136,8 @@ class TripRecordProcessor(processor.RecordProcessorBase):
             # amazon_kclpy would log this and move on to the next batch: this one would be
             # lost.  Stopping without a checkpoint gets it delivered again after the restart.
             self._die(ShardStop(EXIT_UNEXPECTED, f"unexpected {type(exc).__name__}: {exc}"))
+        if self.metrics is not None and records:
+            self.metrics.observe_batch((time.perf_counter() - started) * 1000, behind)
         self._heartbeat()  # also on an idle poll and while a window waits: visibly alive
         self._report(force=False)
 
@@ -140,6 +149,7 @@ class TripRecordProcessor(processor.RecordProcessorBase):
         self._end_heartbeat()
         logs.event(log, logging.INFO, "shard lease lost: another worker owns it now",
                    event="lease_lost", **self._stats())
+        self._emit_metrics()
 
     def shard_ended(self, shard_ended_input: Any) -> None:
         # The shard is closed and fully read: write what is pending, then checkpoint
@@ -152,6 +162,7 @@ class TripRecordProcessor(processor.RecordProcessorBase):
         self._end_heartbeat()
         logs.event(log, logging.INFO, "shard ended and checkpointed", event="shard_ended",
                    **self._stats())
+        self._emit_metrics()
 
     def shutdown_requested(self, shutdown_requested_input: Any) -> None:
         # Batches are processed synchronously: what is not durable yet is the pending window.
@@ -162,6 +173,7 @@ class TripRecordProcessor(processor.RecordProcessorBase):
         self._end_heartbeat()
         logs.event(log, logging.INFO, "shutdown requested: checkpointed",
                    event="shutdown_requested", checkpoint=str(self.checkpointed), **self._stats())
+        self._emit_metrics()
 
     # -- work ----------------------------------------------------------------------
     def _process(self, records: list[Any]) -> None:
@@ -219,6 +231,7 @@ class TripRecordProcessor(processor.RecordProcessorBase):
                    f"stopping shard {self.shard_id} without checkpoint: {stop}; the daemon will "
                    f"exit and, once restarted, resume from checkpoint {self.checkpointed}",
                    event="fatal", exit_code=stop.code, **self._stats())
+        self._emit_metrics()
         sys.stderr.flush()
         os._exit(stop.code)
 
@@ -237,6 +250,16 @@ class TripRecordProcessor(processor.RecordProcessorBase):
     def _report(self, force: bool) -> None:
         if force or self.reporter.due(self.clock()):
             logs.event(log, logging.INFO, "shard counters", event="counters", **self._stats())
+            self._emit_metrics()
+
+    def _emit_metrics(self) -> None:
+        """The counters since the last report as EMF lines (stderr), at the counters' rate."""
+        if self.metrics is not None:
+            try:
+                self.metrics.emit(self.counters)
+            except Exception as exc:  # metrics must never stop a shard
+                logs.event(log, logging.WARNING, f"metrics not written: {type(exc).__name__}: {exc}",
+                           event="metrics_error")
 
 
 def main() -> None:

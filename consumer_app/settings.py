@@ -36,6 +36,9 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 LEASE_BOOTSTRAPS = ("auto", "on", "off")
 #: RETRIEVAL_MODE: KCL polling (GetRecords) or enhanced fan-out (SubscribeToShard)
 RETRIEVAL_MODES = ("POLLING", "FANOUT")
+#: METRICS: the processors' counters as EMF lines on stderr (docs/metrics.md), or none
+METRICS_MODES = ("emf", "off")
+ON_OFF = ("on", "off")
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,8 @@ class Settings:
     lease_bootstrap: str = "auto"
     flush_interval_millis: int = 1000
     aggregate_sub_items: int = 1
+    metrics: str = "emf"
+    metrics_shard_dimension: str = "off"
     retrieval_mode: str = "POLLING"
 
     @property
@@ -112,6 +117,8 @@ ENV_VARS: dict[str, str] = {
     "LEASE_BOOTSTRAP": "lease_bootstrap",
     "FLUSH_INTERVAL_MILLIS": "flush_interval_millis",
     "AGGREGATE_SUB_ITEMS": "aggregate_sub_items",
+    "METRICS": "metrics",
+    "METRICS_SHARD_DIMENSION": "metrics_shard_dimension",
     "RETRIEVAL_MODE": "retrieval_mode",
 }
 
@@ -243,6 +250,10 @@ def _check(s: Settings) -> list[str]:
         problems.append(f"LEASE_BOOTSTRAP={s.lease_bootstrap!r}: one of {', '.join(LEASE_BOOTSTRAPS)}")
     if s.retrieval_mode not in RETRIEVAL_MODES:
         problems.append(f"RETRIEVAL_MODE={s.retrieval_mode!r}: one of {', '.join(RETRIEVAL_MODES)}")
+    if s.metrics not in METRICS_MODES:
+        problems.append(f"METRICS={s.metrics!r}: one of {', '.join(METRICS_MODES)}")
+    if s.metrics_shard_dimension not in ON_OFF:
+        problems.append(f"METRICS_SHARD_DIMENSION={s.metrics_shard_dimension!r}: one of {', '.join(ON_OFF)}")
     if s.log_level.upper() not in LOG_LEVELS:
         problems.append(f"LOG_LEVEL={s.log_level!r}: one of {', '.join(LOG_LEVELS)}")
     if s.retry_max_delay_millis < s.retry_base_millis:

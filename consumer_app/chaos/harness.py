@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from consumer_app import metrics
 from consumer_app.local import inspect, stack
 from consumer_app.local.fault_proxy import FaultProxy
 from consumer_app.local.workers import Supervisor, Worker, worker_env
@@ -264,19 +265,11 @@ class Run:
         return out
 
     def counters_total(self, key: str) -> int:
-        """Sum over shards and worker lifetimes of the last value of a counter in the logs."""
-        last: dict[tuple[str, str, int], int] = {}
-        for w in self.workers:
-            generation: Counter[str] = Counter()  # one record processor per lease of a shard
-            for ev in w.events():
-                shard = ev.get("shard")
-                if shard is None:
-                    continue
-                if ev.get("event") == "initialize":
-                    generation[shard] += 1
-                if key in ev:
-                    last[(w.name, shard, generation[shard])] = ev[key]
-        return sum(last.values())
+        """Sum over every record processor of a counter, as the EMF metrics report it: the
+        scenarios read the figures an operator sees in CloudWatch (consumer_app/metrics.py)."""
+        name = metrics.COUNTS[key]
+        return int(sum(doc.get(name, 0) for w in self.workers for doc in w.events()
+                       if metrics.is_emf(doc)))
 
     def observed(self) -> Observed:
         ddb = self.stack.client("dynamodb")

@@ -85,6 +85,9 @@ DEFAULTS: dict[str, Any] = {
     # -- observability --------------------------------------------------------------
     "iteratorAgeAlarmSeconds": 300,
     "throttleAlarmMinutes": 5,
+    # rejects (EMF RejectedRecords, all reasons) above this share of the records read, every
+    # minute for 5 minutes: a producer gone wrong
+    "rejectsAlarmPercent": 5.0,
     "tasksBelowDesiredMinutes": 10,
     "alarmTopicArn": "",
 }
@@ -175,6 +178,7 @@ class InfraConfig:
     task_subnets: str
     iterator_age_alarm_seconds: int
     throttle_alarm_minutes: int
+    rejects_alarm_percent: float
     tasks_below_desired_minutes: int
     alarm_topic_arn: str
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
@@ -417,6 +421,8 @@ def _check(c: InfraConfig) -> list[str]:
     # observability
     _between(p, "iteratorAgeAlarmSeconds", c.iterator_age_alarm_seconds, 1, 7 * 86_400)
     _between(p, "throttleAlarmMinutes", c.throttle_alarm_minutes, 1, 1440)
+    if not 0 < c.rejects_alarm_percent <= 100:
+        p.append(f"rejectsAlarmPercent={c.rejects_alarm_percent!r}: must be above 0 and at most 100")
     _between(p, "tasksBelowDesiredMinutes", c.tasks_below_desired_minutes, 1, 1440)
     if c.alarm_topic_arn and not _SNS_ARN.match(c.alarm_topic_arn):
         p.append(f"alarmTopicArn={c.alarm_topic_arn!r}: an SNS topic ARN")

@@ -2,8 +2,11 @@
 
 Lag and throughput come from the stream's own metrics (always there, whatever KCL's
 metrics level); KCL's metrics (namespace = application name) are shown through SEARCH
-expressions, which do not depend on the dimensions KCL picks.  Running vs desired tasks
-come from Container Insights.
+expressions, which do not depend on the dimensions KCL picks.  The record processors' own
+counters arrive as Embedded Metric Format lines in the task's log stream (same namespace,
+dimension ``Stream``: consumer_app/metrics.py, docs/metrics.md): rejects by reason, replays
+the fence absorbed, throttled attempts by kind, processing time and lag.  Running vs
+desired tasks come from Container Insights.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from consumer_app import metrics as emf
+from consumer_app.rules.validation import REASONS
 from kinesis_aggs_infra.config import InfraConfig
 from kinesis_aggs_infra.data import DataPlane
 from kinesis_aggs_infra.service import WorkerService
@@ -29,7 +34,7 @@ def dashboard_name(cfg: InfraConfig) -> str:
 
 
 class Observability(Construct):
-    """One dashboard and three alarms (lag, sustained throttling, missing workers)."""
+    """One dashboard and four alarms (lag, sustained throttling, missing workers, rejects)."""
 
     def __init__(self, scope: Construct, construct_id: str, cfg: InfraConfig, data: DataPlane,
                  workers: WorkerService) -> None:
@@ -64,6 +69,14 @@ class Observability(Construct):
             "lsr": ddb(app, "ReadThrottleEvents"),
             "kin": read_throttles,
         }
+        def ours(metric: str, stat: str, label: str, **dims: str) -> cw.Metric:
+            """A record processors' metric (EMF), summed over shards and workers."""
+            return cw.Metric(namespace=app, metric_name=metric, statistic=stat, period=ONE_MINUTE,
+                             dimensions_map={"Stream": cfg.stream_name, **dims}, label=label)
+
+        records_in = ours(emf.COUNTS["records_in"], "Sum", "records in (processors)")
+        rejected = {f"r{i}": ours(emf.REJECTED, "Sum", reason, Reason=reason)
+                    for i, reason in enumerate(REASONS)}
         ecs_dims = {"ClusterName": workers.cluster.cluster_name, "ServiceName": service.service_name}
         running = cw.Metric(namespace="ECS/ContainerInsights", metric_name="RunningTaskCount",
                             dimensions_map=ecs_dims, statistic="Average", period=ONE_MINUTE,
@@ -108,7 +121,20 @@ class Observability(Construct):
             evaluation_periods=cfg.tasks_below_desired_minutes,
             datapoints_to_alarm=cfg.tasks_below_desired_minutes,
             treat_missing_data=cw.TreatMissingData.NOT_BREACHING)
-        self.alarms = [self.iterator_age_alarm, self.throttle_alarm, self.tasks_alarm]
+        rejects_share = cw.MathExpression(
+            expression=f"100 * ({' + '.join(f'FILL({k}, 0)' for k in rejected)}) / records_in",
+            using_metrics={**rejected, "records_in": records_in}, label="rejects (% of records in)",
+            period=ONE_MINUTE)
+        self.rejects_alarm = cw.Alarm(
+            self, "RejectsShareAlarm",
+            alarm_description=(f"Rejected records above {cfg.rejects_alarm_percent:g} % of the records read, "
+                               "every minute for 5 minutes: a producer gone wrong (rejects by reason on "
+                               "the dashboard, the records in the rejects table)"),
+            metric=rejects_share, threshold=cfg.rejects_alarm_percent,
+            comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=5, datapoints_to_alarm=5,
+            treat_missing_data=cw.TreatMissingData.NOT_BREACHING)
+        self.alarms = [self.iterator_age_alarm, self.throttle_alarm, self.tasks_alarm, self.rejects_alarm]
         if cfg.alarm_topic_arn:
             topic = sns.Topic.from_topic_arn(self, "AlarmTopic", cfg.alarm_topic_arn)
             for alarm in self.alarms:
@@ -127,16 +153,33 @@ class Observability(Construct):
                                                           label="alarm")]),
             cw.GraphWidget(
                 title="Records in and out (per minute)", width=width,
-                left=[incoming, read, kcl("RecordsProcessed", "Sum", "KCL RecordsProcessed")]),
+                left=[incoming, read, records_in, kcl("RecordsProcessed", "Sum", "KCL RecordsProcessed")]),
         )
         self.dashboard.add_widgets(
-            cw.GraphWidget(
-                title="Rejects written (write units of the rejects table, about 1 per reject)",
-                width=width,
-                left=[data.rejects.metric_consumed_write_capacity_units(
-                    statistic="Sum", period=ONE_MINUTE, label="rejects table write units")]),
+            cw.GraphWidget(title="Rejects by reason (per minute)", width=width, stacked=True,
+                           left=list(rejected.values()),
+                           right=[rejects_share], right_annotations=[cw.HorizontalAnnotation(
+                               value=cfg.rejects_alarm_percent, label="alarm (%)")]),
             cw.GraphWidget(title="Throttled requests (per minute)", width=width,
                            left=list(throttles.values())),
+        )
+        self.dashboard.add_widgets(
+            cw.GraphWidget(title="Our writes: throttled attempts by kind, retries (per minute)", width=width,
+                           left=[ours(emf.COUNTS["all_failed"], "Sum", "attempts: all writes throttled"),
+                                 ours(emf.COUNTS["some_failed"], "Sum", "attempts: some writes throttled"),
+                                 ours(emf.COUNTS["throttled_writes"], "Sum", "throttled writes"),
+                                 ours(emf.COUNTS["retries"], "Sum", "retries")]),
+            cw.GraphWidget(title="Replays absorbed by the fence, aggregate writes (per minute)", width=width,
+                           left=[ours(emf.COUNTS["skipped_replays"], "Sum", "replayed records skipped"),
+                                 ours(emf.COUNTS["aggregate_writes"], "Sum", "aggregate writes"),
+                                 ours(emf.COUNTS["checkpoints"], "Sum", "checkpoints")]),
+        )
+        self.dashboard.add_widgets(
+            cw.GraphWidget(title="Batch processing time (ms)", width=width,
+                           left=[ours(emf.BATCH_TIME, "p50", "p50"), ours(emf.BATCH_TIME, "p99", "p99"),
+                                 ours(emf.BATCH_TIME, "Maximum", "max")]),
+            cw.GraphWidget(title="Lag seen by the processors: millisBehindLatest (max, ms)", width=width,
+                           left=[ours(emf.BEHIND, "Maximum", "millisBehindLatest (max)")]),
         )
         self.dashboard.add_widgets(
             cw.GraphWidget(title="Workers: running vs desired tasks", width=width,

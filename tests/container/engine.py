@@ -103,6 +103,10 @@ class Container:
         r = docker("logs", self.name, check=False)
         return r.stdout + r.stderr
 
+    def stderr_lines(self) -> list[str]:
+        """The container's stderr (the processors' JSON lines), line by line."""
+        return docker("logs", self.name, check=False).stderr.splitlines()
+
     def events(self) -> list[dict[str, Any]]:
         """The processors' JSON log lines (stderr)."""
         r = docker("logs", self.name, check=False)

@@ -8,6 +8,7 @@ host network, so the emulators on loopback are at 127.0.0.1 as for any local pro
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import shlex
 import signal
@@ -17,6 +18,7 @@ import pytest
 
 from consumer_app.local import inspect
 from consumer_app.local.fault_proxy import Action, FaultProxy
+from tests import emf_spec
 from tests.container import engine
 from tests.container.conftest import Backend, alive
 
@@ -137,6 +139,14 @@ def test_two_containers_as_the_docs_show_share_the_shards_and_docker_stop_hands_
     shut = {e["shard"] for e in after if e.get("event") == "shutdown_requested"}
     assert running(before) and running(before) <= shut, (held, running(before), shut, a.logs()[-4000:])
     assert running(a.events()) == set(), a.logs()[-4000:]
+    # the EMF metric lines leave the container as whole, unprefixed JSON objects (one log
+    # event each for the awslogs driver), at least the final report of each processor
+    emf = [line for line in a.stderr_lines() if '"_aws"' in line]
+    assert len(emf) >= len(shut), emf
+    docs = [json.loads(line) for line in emf]  # a prefix or a wrapper would not parse
+    assert [p for d in docs for p in emf_spec.problems(d)] == []
+    last_count = {(e["shard"], e["pid"]): e["records_in"] for e in a.events() if "records_in" in e}
+    assert sum(d.get("RecordsIn", 0) for d in docs) == sum(last_count.values())
     # the final checkpoints hold: every shard is still checkpointed at its last record (a
     # processor that got its lease after the drain had nothing new to checkpoint)
     assert inspect.behind(backend.ddb, backend.application, backend.summary.to_json()) == {}

@@ -69,7 +69,7 @@ COMBINATIONS: dict[str, tuple[dict[str, Any], cdk.Environment | None]] = {
                  "alarmTopicArn": ALARM_TOPIC, "cpuArchitecture": "ARM64", "logRetentionDays": 7,
                  "pointInTimeRecovery": False, "streamRetentionHours": 48, "minWorkers": 2,
                  "maxWorkers": 6, "stopTimeoutSeconds": 60, "shutdownGraceMillis": 50000,
-                 "workerEnvironment": {"WRITE_CONCURRENCY": "8"}}, None),
+                 "workerEnvironment": {"WRITE_CONCURRENCY": "8"}, "rejectsAlarmPercent": 12.5}, None),
     # enhanced fan-out: the consumer's grants, and nothing else changes
     "fanout": ({"retrievalMode": "FANOUT"}, None),
 }

@@ -13,6 +13,7 @@ from kinesis_aggs_infra.config import ConfigError
 from kinesis_aggs_infra.service import FAN_OUT_CONSUMER_ACTIONS, FAN_OUT_STREAM_ACTIONS
 from kinesis_aggs_infra.stack import cfn_logical_id, nag_acknowledgments
 
+from consumer_app.rules.validation import REASONS
 from tests.infra.conftest import (
     ACCOUNT,
     ALARM_TOPIC,
@@ -209,7 +210,7 @@ def test_default_resource_counts(synths: dict[str, Synth]) -> None:
         "AWS::ECS::TaskDefinition": 1, "AWS::ECS::Service": 1, "AWS::EC2::VPC": 1, "AWS::EC2::Subnet": 2,
         "AWS::EC2::NatGateway": 0, "AWS::EC2::InternetGateway": 1, "AWS::EC2::FlowLog": 1,
         "AWS::EC2::SecurityGroup": 1, "AWS::ApplicationAutoScaling::ScalableTarget": 1,
-        "AWS::ApplicationAutoScaling::ScalingPolicy": 3, "AWS::CloudWatch::Alarm": 5,
+        "AWS::ApplicationAutoScaling::ScalingPolicy": 3, "AWS::CloudWatch::Alarm": 6,
         "AWS::CloudWatch::Dashboard": 1, "AWS::Logs::LogGroup": 2, "AWS::IAM::Role": 3,
         "AWS::KMS::Key": 0, "AWS::Lambda::Function": 0, "AWS::SNS::Topic": 0,
     }.items():
@@ -392,7 +393,8 @@ def _alarms(s: Synth) -> dict[str, dict[str, Any]]:
 def test_alarms(synths: dict[str, Synth]) -> None:
     s = synths["default"]
     alarms = _alarms(s)
-    assert set(alarms) == {"IteratorAgeAlarm", "ThrottlingAlarm", "TasksBelowDesiredAlarm"}
+    assert set(alarms) == {"IteratorAgeAlarm", "ThrottlingAlarm", "TasksBelowDesiredAlarm",
+                           "RejectsShareAlarm"}
     age = alarms["IteratorAgeAlarm"]
     assert (age["Threshold"], age["EvaluationPeriods"], age["DatapointsToAlarm"],
             age["TreatMissingData"]) == (300000, 5, 5, "breaching")
@@ -415,8 +417,31 @@ def test_alarms(synths: dict[str, Synth]) -> None:
     assert {m["MetricStat"]["Metric"]["MetricName"] for m in tasks["Metrics"][1:]} == \
         {"DesiredTaskCount", "RunningTaskCount"}
     assert (tasks["EvaluationPeriods"], tasks["Threshold"]) == (10, 0)
+    rejects = alarms["RejectsShareAlarm"]
+    assert (rejects["Threshold"], rejects["EvaluationPeriods"], rejects["DatapointsToAlarm"],
+            rejects["ComparisonOperator"], rejects["TreatMissingData"]) == \
+        (5, 5, 5, "GreaterThanThreshold", "notBreaching")
+    expression = next(m["Expression"] for m in rejects["Metrics"] if "Expression" in m)
+    stats = {m["Id"]: m["MetricStat"] for m in rejects["Metrics"] if "MetricStat" in m}
+    reasons = {}
+    for mid, st in stats.items():
+        metric = st["Metric"]
+        assert metric["Namespace"] == "kinesis-aggs-consumer" and st["Stat"] == "Sum", st
+        dims = {d["Name"]: d["Value"] for d in metric["Dimensions"]}
+        assert dims.pop("Stream") == "input_stream"
+        if metric["MetricName"] == "RejectedRecords":
+            reasons[dims["Reason"]] = mid
+        else:
+            assert (metric["MetricName"], dims, mid) == ("RecordsIn", {}, "records_in")
+    assert set(reasons) == set(REASONS)  # every reason the validator gives, none else
+    assert all(f"FILL({mid}, 0)" in expression for mid in reasons.values())
+    assert expression.startswith("100 * (") and expression.endswith(") / records_in")
     for alarm in alarms.values():
         assert "AlarmActions" not in alarm
+
+
+def test_rejects_alarm_share_is_a_setting(synths: dict[str, Synth]) -> None:
+    assert _alarms(synths["options"])["RejectsShareAlarm"]["Threshold"] == 12.5
 
 
 def test_dashboard(synths: dict[str, Synth]) -> None:
@@ -426,15 +451,26 @@ def test_dashboard(synths: dict[str, Synth]) -> None:
     body = json.loads(flat(dash["Properties"]["DashboardBody"]))
     titles = [w["properties"].get("title") for w in body["widgets"]]
     assert titles == ["Lag: iterator age (ms)", "Records in and out (per minute)",
-                      "Rejects written (write units of the rejects table, about 1 per reject)",
-                      "Throttled requests (per minute)", "Workers: running vs desired tasks",
-                      "Worker CPU and memory (%)", "Alarms"]
+                      "Rejects by reason (per minute)", "Throttled requests (per minute)",
+                      "Our writes: throttled attempts by kind, retries (per minute)",
+                      "Replays absorbed by the fence, aggregate writes (per minute)",
+                      "Batch processing time (ms)",
+                      "Lag seen by the processors: millisBehindLatest (max, ms)",
+                      "Workers: running vs desired tasks", "Worker CPU and memory (%)", "Alarms"]
     strings = set(_strings(body))
     for needle in ("GetRecords.IteratorAgeMilliseconds", "IncomingRecords", "GetRecords.Records",
                    "ConsumedWriteCapacityUnits", "WriteThrottleEvents", "ReadThrottleEvents",
                    "ReadProvisionedThroughputExceeded", "RunningTaskCount", "DesiredTaskCount",
                    "CPUUtilization", "MemoryUtilization"):
         assert needle in strings, needle
+    # the processors' own metrics (EMF), under the application's namespace and the Stream dimension
+    ours = [m for w in body["widgets"] for m in w["properties"].get("metrics", [])
+            if m[:2] == ["kinesis-aggs-consumer", m[1]] and "Stream" in m]
+    names = {m[1] for m in ours}
+    assert {"RecordsIn", "RejectedRecords", "ReplaysSkippedByFence", "ThrottledAttemptsAllFailed",
+            "ThrottledAttemptsSomeFailed", "ThrottledWrites", "WriteRetries", "AggregateWrites",
+            "Checkpoints", "BatchProcessingTime", "MillisBehindLatest"} <= names, names
+    assert {m[m.index("Reason") + 1] for m in ours if "Reason" in m} == set(REASONS)
     for metric, stat in (("MillisBehindLatest", "Maximum"), ("RecordsProcessed", "Sum")):
         search = f"SEARCH('Namespace=\"kinesis-aggs-consumer\" MetricName=\"{metric}\"', '{stat}', 60)"
         assert search in strings

@@ -1,0 +1,119 @@
+"""The record processor's counters as CloudWatch metrics, in the Embedded Metric Format.
+
+Each report turns what a processor counted since its previous report into EMF documents
+(``aws-embedded-metrics``: its ``MetricsContext`` and ``LogSerializer``), one JSON object per
+line on **stderr**: stdout is the MultiLangDaemon's protocol channel.  The daemon relays a
+child's stderr lines as they are, so on ECS each reaches the awslogs driver as one log
+event, from which CloudWatch extracts the metrics (docs/metrics.md).  The library's own
+sinks are not used: they write to stdout or to a CloudWatch agent.
+
+Namespace: the application name.  Dimensions: ``Stream`` (and ``Stream, ShardId`` when
+``METRICS_SHARD_DIMENSION=on``); rejects also per ``Reason``.  Counts are deltas, so
+CloudWatch's Sum over any period is the count in that period, across shards and workers.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from aws_embedded_metrics.logger.metrics_context import MetricsContext
+from aws_embedded_metrics.serializers.log_serializer import LogSerializer
+
+from consumer_app.counters import ShardCounters
+
+#: counter field -> (metric name, unit); deltas per report
+COUNTS: dict[str, str] = {
+    "records_in": "RecordsIn",
+    "clean": "CleanRecords",
+    "aggregate_writes": "AggregateWrites",
+    "reject_writes": "RejectWrites",
+    "skipped_replays": "ReplaysSkippedByFence",
+    "throttled_writes": "ThrottledWrites",
+    "all_failed": "ThrottledAttemptsAllFailed",
+    "some_failed": "ThrottledAttemptsSomeFailed",
+    "retries": "WriteRetries",
+    "checkpoints": "Checkpoints",
+    "batches": "Batches",
+    "flushes": "Flushes",
+}
+REJECTED = "RejectedRecords"
+BEHIND = "MillisBehindLatest"
+BATCH_TIME = "BatchProcessingTime"
+
+
+@dataclass
+class Emitter:
+    """Turns a processor's counters into EMF lines; keeps what it already reported."""
+
+    namespace: str
+    stream: str
+    shard_id: str
+    with_shard: bool = False
+    out: IO[str] = field(default_factory=lambda: sys.stderr)
+    _last: dict[str, Any] = field(default_factory=dict)
+    _behind_max: int | None = None
+    _batch_ms: list[float] = field(default_factory=list)
+
+    def observe_batch(self, millis: float, millis_behind_latest: int | None) -> None:
+        """One batch's processing time and lag, for the next report."""
+        self._batch_ms.append(millis)
+        if millis_behind_latest is not None:
+            self._behind_max = max(self._behind_max or 0, millis_behind_latest)
+
+    def documents(self, counters: ShardCounters) -> list[dict[str, Any]]:
+        """The EMF documents for what happened since the last call (none if nothing did)."""
+        snap = counters.snapshot()
+        docs = []
+        main = self._context()
+        for key, name in COUNTS.items():
+            delta = snap[key] - self._last.get(key, 0)
+            if delta:
+                main.put_metric(name, delta, "Count")
+        if self._behind_max is not None:
+            main.put_metric(BEHIND, self._behind_max, "Milliseconds")
+        for value in self._batch_ms:  # the serializer splits more than 100 values over documents
+            main.put_metric(BATCH_TIME, round(value, 3), "Milliseconds")
+        if main.metrics:
+            docs += _serialize(main)
+        last_rejected = self._last.get("rejected", {})
+        for reason, n in sorted(snap["rejected"].items()):
+            delta = n - last_rejected.get(reason, 0)
+            if delta:
+                ctx = self._context(Reason=reason)
+                ctx.put_metric(REJECTED, delta, "Count")
+                docs += _serialize(ctx)
+        self._last = snap
+        self._behind_max = None
+        self._batch_ms = []
+        return docs
+
+    def emit(self, counters: ShardCounters) -> int:
+        """Write the documents as single lines on stderr; returns how many."""
+        docs = self.documents(counters)
+        for doc in docs:
+            self.out.write(json.dumps(doc, separators=(",", ":")) + "\n")
+        if docs:
+            self.out.flush()
+        return len(docs)
+
+    def _context(self, **extra: str) -> MetricsContext:
+        base = {"Stream": self.stream, **extra}
+        sets = [base]
+        if self.with_shard:
+            sets.append({**base, "ShardId": self.shard_id})
+        ctx = MetricsContext(namespace=self.namespace)
+        ctx.set_dimensions(sets, use_default=False)
+        ctx.set_property("shard", self.shard_id)  # in the event, not a dimension
+        return ctx
+
+
+def _serialize(ctx: MetricsContext) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in LogSerializer.serialize(ctx)]
+
+
+def is_emf(doc: dict[str, Any]) -> bool:
+    """A JSON log line that is one of these metric documents."""
+    return "_aws" in doc and "CloudWatchMetrics" in doc["_aws"]

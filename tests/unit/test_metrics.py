@@ -1,0 +1,96 @@
+"""The processors' counters as EMF documents: valid per the specification, deltas that add up."""
+
+from __future__ import annotations
+
+import io
+import json
+
+from consumer_app.counters import ShardCounters
+from consumer_app.metrics import BATCH_TIME, BEHIND, COUNTS, REJECTED, Emitter, is_emf
+from tests.emf_spec import problems
+
+SHARD = "shardId-000000000003"
+
+
+def emitter(**kw: object) -> tuple[Emitter, io.StringIO]:
+    out = io.StringIO()
+    return Emitter("kinesis-aggs-consumer", "input_stream", SHARD, out=out, **kw), out  # type: ignore[arg-type]
+
+
+def lines(out: io.StringIO) -> list[dict]:
+    docs = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert out.getvalue().endswith("\n") and all(line.startswith("{") for line in out.getvalue().splitlines())
+    return docs
+
+
+def test_every_counter_is_a_metric_and_each_document_follows_the_spec() -> None:
+    e, out = emitter()
+    c = ShardCounters()
+    for i, key in enumerate(COUNTS, 1):
+        setattr(c, key, i)
+    c.rejected.update({"not_json": 3, "bad_type": 1})
+    e.observe_batch(12.5, 4000)
+    e.observe_batch(3.0, 1000)
+    assert e.emit(c) == 3
+    docs = lines(out)
+    assert all(problems(d) == [] for d in docs), [problems(d) for d in docs]
+    main = docs[0]
+    want = {name: i for i, name in enumerate(COUNTS.values(), 1)}
+    assert {name: main[name] for name in COUNTS.values()} == want
+    assert main[BEHIND] == 4000 and main[BATCH_TIME] == [12.5, 3.0]
+    directive = main["_aws"]["CloudWatchMetrics"][0]
+    assert directive["Namespace"] == "kinesis-aggs-consumer" and directive["Dimensions"] == [["Stream"]]
+    units = {m["Name"]: m["Unit"] for m in directive["Metrics"]}
+    assert units[BEHIND] == "Milliseconds" and units["RecordsIn"] == "Count"
+    rejected = {d["Reason"]: d[REJECTED] for d in docs[1:]}
+    assert rejected == {"bad_type": 1, "not_json": 3}
+    assert all(d["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["Stream", "Reason"]] for d in docs[1:])
+    assert all("ShardId" not in d for d in docs)  # no shard id unless asked
+
+
+def test_reports_are_deltas_and_sum_to_the_counters() -> None:
+    e, out = emitter()
+    c = ShardCounters()
+    totals = {"RecordsIn": 0, "not_json": 0}
+    for step in range(1, 6):
+        c.records_in += step * 10
+        if step % 2:
+            c.rejected["not_json"] += step
+        e.emit(c)
+    assert e.emit(c) == 0  # nothing new: no document
+    for d in lines(out):
+        totals["RecordsIn"] += d.get("RecordsIn", 0)
+        totals["not_json"] += d.get(REJECTED, 0)
+    assert totals == {"RecordsIn": c.records_in, "not_json": c.rejected["not_json"]}
+
+
+def test_the_shard_dimension_is_a_setting() -> None:
+    e, out = emitter(with_shard=True)
+    c = ShardCounters(records_in=5)
+    e.emit(c)
+    (doc,) = lines(out)
+    assert doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["Stream"], ["Stream", "ShardId"]]
+    assert doc["ShardId"] == SHARD and problems(doc) == []
+
+
+def test_more_than_100_batch_times_are_split_over_documents() -> None:
+    e, out = emitter()
+    for i in range(250):
+        e.observe_batch(float(i), None)
+    e.emit(ShardCounters(records_in=1))
+    docs = lines(out)
+    values = [v for d in docs for v in (d.get(BATCH_TIME) or [])]
+    assert sorted(values) == [float(i) for i in range(250)]
+    assert all(problems(d) == [] for d in docs) and len(docs) == 3
+
+
+def test_the_checker_can_fail() -> None:
+    e, out = emitter()
+    e.emit(ShardCounters(records_in=1))
+    (doc,) = lines(out)
+    assert is_emf(doc)
+    broken = json.loads(json.dumps(doc))
+    broken["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Unit"] = "Records"
+    del broken["Stream"]
+    assert len(problems(broken)) == 2
+    assert problems({"RecordsIn": 1}) == ["no _aws metadata object"]
