@@ -19,8 +19,10 @@ from consumer_app.rules.aggregation import AggregateKey, Contribution, Position
 
 R = TypeVar("R")
 
-#: Flush whatever the interval says once this many records are pending (bounds memory).
-MAX_PENDING_RECORDS = 100_000
+#: Write at once when this many records are pending, whatever the interval says: as Lambda
+#: invokes on a full batch before its window ends.  A full GetRecords batch (``maxRecords``)
+#: already costs few writes per record, and waiting would only delay a backlog's checkpoints.
+FLUSH_AT_RECORDS = 10_000
 
 
 @dataclass
@@ -53,10 +55,11 @@ class Pending(Generic[R]):
             self.since = now
 
     def due(self, now: float, interval_s: float) -> bool:
-        """Time to write: the interval since the first pending batch is over, or memory is."""
+        """Time to write: the interval since the first pending batch is over, or a batch's worth
+        of records is pending."""
         if self.since is None:
             return False
-        return now - self.since >= interval_s or self.records >= MAX_PENDING_RECORDS
+        return now - self.since >= interval_s or self.records >= FLUSH_AT_RECORDS
 
     def take(self) -> tuple[list[Contribution], list[R], Position | None]:
         """Everything pending, and an empty window for the next batches."""

@@ -66,7 +66,7 @@ def test_due_after_the_interval_since_the_first_pending_batch() -> None:
 def test_due_when_too_many_records_are_pending() -> None:
     p: Pending[str] = Pending()
     c, last = batch_of(rec(10, 1, 2, BASE_MS))
-    p.add(c, [], last, batching.MAX_PENDING_RECORDS - 1, now=0.0)
+    p.add(c, [], last, batching.FLUSH_AT_RECORDS - 1, now=0.0)
     assert not p.due(1.0, 60.0)
     c, last = batch_of(rec(11, 1, 2, BASE_MS))
     p.add(c, [], last, 1, now=0.5)
