@@ -58,25 +58,34 @@ class ShardStop(Exception):
 
 
 def split_batch(records: Iterable[Any]) -> tuple[list[CleanRecord], list[Reject], Position | None]:
-    """Validate a batch of amazon_kclpy records: clean records, rejects, last position."""
+    """Validate a batch of amazon_kclpy records: clean records, rejects, last position.
+
+    This loop runs once per record: it builds the named tuples with ``tuple.__new__`` (their
+    generated ``__new__`` is a Python call) and converts the sub-sequence number only when
+    the daemon did not send an integer.
+    """
     clean: list[CleanRecord] = []
     rejects: list[Reject] = []
     last: Position | None = None
+    keep = clean.append
     for rec in records:
-        position = Position(int(rec.sequence_number), int(rec.sub_sequence_number or 0))
+        sub = rec.sub_sequence_number
+        position = _new(Position, (int(rec.sequence_number), sub if type(sub) is int else int(sub or 0)))
         payload = rec.binary_data
-        arrival = rec.timestamp_millis
         try:
             result = validate(payload)
         except Exception as exc:  # a validator bug must not lose the batch: keep the record aside
             result = Unclean("bad_value", f"validator error {type(exc).__name__}: {exc}")
-        if isinstance(result, Unclean):
-            rejects.append(Reject(position, arrival, rec.partition_key or "", result.reason,
+        if type(result) is Unclean:
+            rejects.append(Reject(position, rec.timestamp_millis, rec.partition_key or "", result.reason,
                                   result.detail, payload))
         else:
-            clean.append(CleanRecord(position, arrival, result))
+            keep(_new(CleanRecord, (position, rec.timestamp_millis, result)))
         last = position
     return clean, rejects, last
+
+
+_new = tuple.__new__
 
 
 class TripRecordProcessor(processor.RecordProcessorBase):

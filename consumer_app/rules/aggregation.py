@@ -99,13 +99,16 @@ def aggregate(records: Iterable[CleanRecord], window_seconds: int) -> dict[Aggre
     width = window_seconds * 1000
     out: dict[AggregateKey, Contribution] = {}
     last: Position | None = None
-    for position, arrival_ms, trip in records:
+    for position, arrival_ms, (vendor_id, passengers) in records:
         if last is not None and not last < position:
             raise ValueError(f"records out of shard order: {position} after {last}")
         last = position
-        key = AggregateKey(trip.vendor_id, arrival_ms - arrival_ms % width)
-        contribution = out.get(key)
+        # a plain tuple finds the AggregateKey (equal and same hash); the named key is built
+        # once per item, not per record
+        key = (vendor_id, arrival_ms - arrival_ms % width)
+        contribution = out.get(key)  # type: ignore[call-overload]
         if contribution is None:
-            contribution = out[key] = Contribution(key)
-        contribution.records.append((position, trip.passenger_count))
+            named = AggregateKey(*key)
+            contribution = out[named] = Contribution(named)
+        contribution.records.append((position, passengers))
     return out
