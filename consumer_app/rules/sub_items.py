@@ -23,7 +23,10 @@ def sub_item(shard_id: str, count: int) -> int:
     if not 1 <= count <= MAX_SUB_ITEMS:
         raise ValueError(f"sub-item count must be 1..{MAX_SUB_ITEMS}, got {count}")
     _, _, number = shard_id.rpartition("-")
-    n = int(number) if number.isascii() and number.isdigit() else zlib.crc32(shard_id.encode("utf-8", "surrogatepass"))
+    if number.isascii() and number.isdigit():
+        n = int(number)
+    else:
+        n = zlib.crc32(shard_id.encode("utf-8", "surrogatepass"))
     return n % count
 
 
