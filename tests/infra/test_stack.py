@@ -459,13 +459,13 @@ def test_dashboard(synths: dict[str, Synth]) -> None:
                       "Workers: running vs desired tasks", "Worker CPU and memory (%)", "Alarms"]
     strings = set(_strings(body))
     for needle in ("GetRecords.IteratorAgeMilliseconds", "IncomingRecords", "GetRecords.Records",
-                   "ConsumedWriteCapacityUnits", "WriteThrottleEvents", "ReadThrottleEvents",
+                   "WriteThrottleEvents", "ReadThrottleEvents",
                    "ReadProvisionedThroughputExceeded", "RunningTaskCount", "DesiredTaskCount",
                    "CPUUtilization", "MemoryUtilization"):
         assert needle in strings, needle
     # the processors' own metrics (EMF), under the application's namespace and the Stream dimension
     ours = [m for w in body["widgets"] for m in w["properties"].get("metrics", [])
-            if m[:2] == ["kinesis-aggs-consumer", m[1]] and "Stream" in m]
+            if len(m) > 1 and m[0] == "kinesis-aggs-consumer" and "Stream" in m]
     names = {m[1] for m in ours}
     assert {"RecordsIn", "RejectedRecords", "ReplaysSkippedByFence", "ThrottledAttemptsAllFailed",
             "ThrottledAttemptsSomeFailed", "ThrottledWrites", "WriteRetries", "AggregateWrites",
