@@ -63,16 +63,22 @@ def batches(n_batches: int, size: int, seed: int = 7, unclean_ratio: float = 0.0
     return lines, datas, total
 
 
-def baseline(datas: list[str]) -> float:
-    """records/s of base64-decoding and ``json.loads`` alone, one core (CPU time)."""
-    gc.collect()
+def baseline_seconds(datas: list[str]) -> float:
+    """CPU seconds of base64-decoding and ``json.loads`` of every record alone (one core):
+    what the ratios of the rule path and of a child are taken against."""
     start = time.process_time()
     for d in datas:
         try:  # noqa: SIM105 (contextlib.suppress would slow the baseline down)
             json.loads(base64.b64decode(d))
         except ValueError:  # the unclean share: not UTF-8, not JSON
             pass
-    return len(datas) / (time.process_time() - start)
+    return time.process_time() - start
+
+
+def baseline(datas: list[str]) -> float:
+    """records/s of :func:`baseline_seconds`."""
+    gc.collect()
+    return len(datas) / baseline_seconds(datas)
 
 
 class Child:

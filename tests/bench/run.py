@@ -67,21 +67,10 @@ def rule_path(n: int, batch: int = 1000) -> dict[str, float]:
     # the same records, base64-decoded and parsed with json.loads alone; interleaved with the
     # rule path and best of three each, so that both see the same machine
     secs = min(rules() for _ in range(3))
-    base = min(baseline_seconds(datas) for _ in range(3))
+    base = min(child.baseline_seconds(datas) for _ in range(3))
     gc.unfreeze()
     return {"records": n, "cpu_seconds": round(secs, 3), "records_per_s": round(n / secs),
             "baseline_b64_json_records_per_s": round(n / base), "ratio_to_baseline": round(base / secs, 2)}
-
-
-def baseline_seconds(datas: list[str]) -> float:
-    """CPU seconds of base64-decoding and ``json.loads`` of every record alone."""
-    start = time.process_time()
-    for d in datas:
-        try:  # noqa: SIM105 (contextlib.suppress would slow the baseline down)
-            json.loads(base64.b64decode(d))
-        except ValueError:  # the unclean share: not UTF-8, not JSON
-            pass
-    return time.process_time() - start
 
 
 def raw_getrecords(st: stack.Stack) -> dict[str, float]:

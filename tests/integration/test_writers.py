@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import threading
 from collections import Counter
+from collections.abc import Iterable
 from typing import Any
 
 import pytest
@@ -43,6 +44,17 @@ def expected_totals(records: list[CleanRecord], window_s: int = 30) -> dict[tupl
         tot[key] += r.trip.passenger_count
         trips[key] += 1
     return {k: (tot[k], trips[k]) for k in trips}
+
+
+def expected_over(shards: Iterable[list[CleanRecord]]) -> dict[tuple[int, str], tuple[int, int]]:
+    """expected_totals of several shards writing the same items, added up."""
+    passenger: Counter[tuple[int, str]] = Counter()
+    trips: Counter[tuple[int, str]] = Counter()
+    for recs in shards:
+        for k, (p, n) in expected_totals(recs).items():
+            passenger[k] += p
+            trips[k] += n
+    return {k: (passenger[k], trips[k]) for k in trips}
 
 
 def table_totals(ddb: Any, table: str) -> dict[tuple[int, str], tuple[int, int]]:
@@ -125,13 +137,7 @@ def test_shards_share_items(moto: Any, ddb: Any, tables: tuple[str, str]) -> Non
         t.start()
     for t in threads:
         t.join()
-    want: Counter[tuple[int, str]] = Counter()
-    want_trips: Counter[tuple[int, str]] = Counter()
-    for recs in shards.values():
-        for k, (p, n) in expected_totals(recs).items():
-            want[k] += p
-            want_trips[k] += n
-    assert table_totals(ddb, tables[0]) == {k: (want[k], want_trips[k]) for k in want_trips}
+    assert table_totals(ddb, tables[0]) == expected_over(shards.values())
 
 
 def test_sub_items_spread_the_shards_and_add_up_to_the_window(moto: Any, ddb: Any,
@@ -154,14 +160,7 @@ def test_sub_items_spread_the_shards_and_add_up_to_the_window(moto: Any, ddb: An
         assert marks <= {f"mark_shardId-{i:012d}" for i in range(8) if i % 4 == int(sub)}, marks
         merged[(int(it["vendorId"]["N"]), window)] += int(it["passenger"]["N"])
         merged_trips[(int(it["vendorId"]["N"]), window)] += int(it["trips"]["N"])
-    want: Counter[tuple[int, str]] = Counter()
-    want_trips: Counter[tuple[int, str]] = Counter()
-    for recs in shards.values():
-        for k, (p, n) in expected_totals(recs).items():
-            want[k] += p
-            want_trips[k] += n
-    assert {k: (merged[k], merged_trips[k]) for k in merged_trips} == {k: (want[k], want_trips[k])
-                                                                       for k in want_trips}
+    assert {k: (merged[k], merged_trips[k]) for k in merged_trips} == expected_over(shards.values())
 
 
 def make_rejects(n: int, payload_size: int = 40) -> list[Reject]:

@@ -313,6 +313,19 @@ def test_replays_from_earlier_checkpoints_count_once(shard_and_batches, data):
     assert store.totals() == direct_sum(records)
 
 
+def interleave(store: Store, a_steps: list[tuple[int, Contribution]], b_steps: list[tuple[int, Contribution]],
+               data: st.DataObject) -> None:
+    """Apply two writers' item writes, each in its own order, in any interleaving."""
+    ia = ib = 0
+    while ia < len(a_steps) or ib < len(b_steps):
+        if ib == len(b_steps) or (ia < len(a_steps) and data.draw(st.booleans())):
+            store.apply(a_steps[ia][1])
+            ia += 1
+        else:
+            store.apply(b_steps[ib][1])
+            ib += 1
+
+
 @settings(max_examples=200, deadline=None)
 @given(batched(), st.data())
 def test_two_writers_on_one_shard_count_once(shard_and_batches, data):
@@ -332,14 +345,7 @@ def test_two_writers_on_one_shard_count_once(shard_and_batches, data):
     a_rest = a_steps[solo:]
     a_rest = a_rest[: data.draw(st.integers(0, len(a_rest)), label="A stops after")]
     b_steps = steps_from(bc, b_start)
-    ia = ib = 0
-    while ia < len(a_rest) or ib < len(b_steps):
-        if ib == len(b_steps) or (ia < len(a_rest) and data.draw(st.booleans())):
-            store.apply(a_rest[ia][1])
-            ia += 1
-        else:
-            store.apply(b_steps[ib][1])
-            ib += 1
+    interleave(store, a_rest, b_steps, data)
     assert n == len(batches)
     assert store.totals() == direct_sum(records)
 

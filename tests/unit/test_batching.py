@@ -19,7 +19,7 @@ from consumer_app.rules import batching
 from consumer_app.rules.aggregation import AggregateKey, CleanRecord, Contribution, Position, aggregate
 from consumer_app.rules.batching import Pending
 from consumer_app.settings import Settings
-from tests.unit.test_aggregation import BASE_MS, WINDOW_S, Store, batched, direct_sum, rec
+from tests.unit.test_aggregation import BASE_MS, WINDOW_S, Store, batched, direct_sum, interleave, rec
 
 
 def batch_of(*records: CleanRecord) -> tuple[dict[AggregateKey, Contribution], Position]:
@@ -173,14 +173,7 @@ def test_two_writers_with_their_own_flushes_count_once(shard_and_batches, data) 
     a_rest = a_steps[solo:]
     a_rest = a_rest[: data.draw(st.integers(0, len(a_rest)), label="A stops after")]
     b_steps = flushed_steps(batches, flush_groups(data, b_start, n, "B's flushes"), data)
-    ia = ib = 0
-    while ia < len(a_rest) or ib < len(b_steps):
-        if ib == len(b_steps) or (ia < len(a_rest) and data.draw(st.booleans())):
-            store.apply(a_rest[ia][1])
-            ia += 1
-        else:
-            store.apply(b_steps[ib][1])
-            ib += 1
+    interleave(store, a_rest, b_steps, data)
     assert store.totals() == direct_sum(records)
 
 
