@@ -132,7 +132,7 @@ def _fast_trip(payload: bytes) -> Trip | None:
     msgspec keeps the last of repeated keys, so repeats are ruled out by counting quotes:
     without a backslash (no escaped quote) every ``"`` delimits a key or a string value,
     and with exactly the 14 known scalar fields that is 2 x (14 + string values); a
-    repeated key adds at least 2 (tests/unit/test_validation.py compares both paths).
+    repeated key adds at least 2 (tests/unit/test_validation_fast_path.py compares both paths).
     """
     if b"\\" in payload:
         return None
