@@ -242,19 +242,17 @@ def naming_problems(stream: Labelled, aggregates: Labelled, rejects: Labelled,
 def _check(s: Settings) -> list[str]:
     problems = naming_problems(("STREAM_NAME", s.stream_name), ("AGGREGATES_TABLE", s.aggregates_table),
                                ("REJECTS_TABLE", s.rejects_table), ("APPLICATION_NAME", s.application_name))
-    if s.profile not in PROFILES:
-        problems.append(f"KCL_PROFILE={s.profile!r}: one of {', '.join(PROFILES)}")
-    if s.initial_position not in INITIAL_POSITIONS:
-        problems.append(f"INITIAL_POSITION={s.initial_position!r}: one of {', '.join(INITIAL_POSITIONS)}")
-    if s.lease_bootstrap not in LEASE_BOOTSTRAPS:
-        problems.append(f"LEASE_BOOTSTRAP={s.lease_bootstrap!r}: one of {', '.join(LEASE_BOOTSTRAPS)}")
-    if s.retrieval_mode not in RETRIEVAL_MODES:
-        problems.append(f"RETRIEVAL_MODE={s.retrieval_mode!r}: one of {', '.join(RETRIEVAL_MODES)}")
-    if s.metrics not in METRICS_MODES:
-        problems.append(f"METRICS={s.metrics!r}: one of {', '.join(METRICS_MODES)}")
-    if s.metrics_shard_dimension not in ON_OFF:
-        problems.append(f"METRICS_SHARD_DIMENSION={s.metrics_shard_dimension!r}: one of {', '.join(ON_OFF)}")
-    if s.log_level.upper() not in LOG_LEVELS:
+    for var, value, allowed in (
+        ("KCL_PROFILE", s.profile, PROFILES),
+        ("INITIAL_POSITION", s.initial_position, INITIAL_POSITIONS),
+        ("LEASE_BOOTSTRAP", s.lease_bootstrap, LEASE_BOOTSTRAPS),
+        ("RETRIEVAL_MODE", s.retrieval_mode, RETRIEVAL_MODES),
+        ("METRICS", s.metrics, METRICS_MODES),
+        ("METRICS_SHARD_DIMENSION", s.metrics_shard_dimension, ON_OFF),
+    ):
+        if value not in allowed:
+            problems.append(f"{var}={value!r}: one of {', '.join(allowed)}")
+    if s.log_level.upper() not in LOG_LEVELS:  # any case: logging takes it upper-cased
         problems.append(f"LOG_LEVEL={s.log_level!r}: one of {', '.join(LOG_LEVELS)}")
     if s.retry_max_delay_millis < s.retry_base_millis:
         problems.append("RETRY_MAX_DELAY_MILLIS must be >= RETRY_BASE_MILLIS")
