@@ -24,7 +24,7 @@ from aws_embedded_metrics.serializers.log_serializer import LogSerializer
 
 from consumer_app.counters import ShardCounters
 
-#: counter field -> (metric name, unit); deltas per report
+#: counter field -> metric name (unit Count); each report carries the delta since the last
 COUNTS: dict[str, str] = {
     "records_in": "RecordsIn",
     "clean": "CleanRecords",

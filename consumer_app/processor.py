@@ -164,7 +164,7 @@ class TripRecordProcessor(processor.RecordProcessorBase):
         # The shard is closed and fully read: write what is pending, then checkpoint
         # SHARD_END so that its children can start.
         try:
-            self._flush(shard_ended_input.checkpointer)
+            self._write_pending()
             self._checkpoint(shard_ended_input.checkpointer, None)
         except ShardStop as stop:
             self._die(stop)
@@ -198,7 +198,13 @@ class TripRecordProcessor(processor.RecordProcessorBase):
                          len(records), self.clock())
 
     def _flush(self, checkpointer: Any) -> None:
-        """Write the pending window (rejects, then aggregates), then checkpoint after it."""
+        """Write the pending window, then checkpoint after it."""
+        self._write_pending()
+        if self.last_durable is not None and self.last_durable != self.checkpointed:
+            self._checkpoint(checkpointer, self.last_durable)
+
+    def _write_pending(self) -> None:
+        """Write the pending window (rejects, then aggregates); it is durable afterwards."""
         contributions, rejects, last = self.pending.take()
         try:
             self.rejects.write(rejects)
@@ -208,8 +214,6 @@ class TripRecordProcessor(processor.RecordProcessorBase):
         if last is not None:
             self.last_durable = last
             self.counters.flushes += 1
-        if self.last_durable is not None and self.last_durable != self.checkpointed:
-            self._checkpoint(checkpointer, self.last_durable)
 
     def _checkpoint(self, checkpointer: Any, position: Position | None) -> None:
         """Checkpoint at ``position`` (None: SHARD_END); retry throttling, stop otherwise."""
