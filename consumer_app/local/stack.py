@@ -6,8 +6,10 @@ Used three ways: ``local up|down|status`` (state in ``.local/``, survives the co
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -122,6 +124,17 @@ def private_stack(log_dir: Path, shards: int = 4) -> Stack:
     """A stack on free ports, for the demo and the tests."""
     return Stack(kinesis_port=emulators.free_port(), dynamodb_port=emulators.free_port(),
                  shards=shards, log_dir=str(log_dir))
+
+
+@contextlib.contextmanager
+def running(log_dir: Path, shards: int = 4) -> Iterator[Stack]:
+    """A private stack, started, and stopped again however the block ends (tests, benches)."""
+    st = private_stack(log_dir, shards)
+    try:
+        st.start()
+        yield st
+    finally:
+        st.stop()
 
 
 # -- the persistent stack of `local up|down|status` ---------------------------------------

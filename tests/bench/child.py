@@ -184,15 +184,9 @@ def profile_breakdown(path: Path) -> dict[str, float]:
 
 def run(out_dir: Path, n_batches: int = 20, size: int = 10_000,
         unclean_ratios: tuple[float, ...] = (0.0, 0.05), **env_extra: str) -> dict[str, Any]:
-    st = stack.private_stack(out_dir / "logs-child", shards=1)
-    results = []
-    try:
-        st.start()
-        for ratio in unclean_ratios:
-            results.append(one_mix(st, out_dir, n_batches, size, ratio, **env_extra))
-    finally:
-        st.stop()
-    return {"runs": results}
+    with stack.running(out_dir / "logs-child", shards=1) as st:
+        return {"runs": [one_mix(st, out_dir, n_batches, size, ratio, **env_extra)
+                         for ratio in unclean_ratios]}
 
 
 def one_mix(st: stack.Stack, out_dir: Path, n_batches: int, size: int, unclean_ratio: float,

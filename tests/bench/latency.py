@@ -180,16 +180,12 @@ def steady_run(st: stack.Stack, interval_ms: int, rate: int, seconds: float, log
 
 def run(out_dir: Path, intervals: tuple[int, ...] = DEFAULT_INTERVALS_MS, rate: int = 200,
         seconds: float = 40.0, scan_ms: int = 100, **env_extra: str) -> dict[str, Any]:
-    st = stack.private_stack(out_dir / "logs-latency", shards=4)
     results = []
-    try:
-        st.start()
+    with stack.running(out_dir / "logs-latency", shards=4) as st:
         for k, interval in enumerate(intervals):
             print(f"   latency at {rate} records/s, FLUSH_INTERVAL_MILLIS={interval} ...", file=sys.stderr)
             results.append(steady_run(st, interval, rate, seconds, out_dir / "logs-latency", scan_ms / 1000,
                                       seed=100 + k, **env_extra))
-    finally:
-        st.stop()
     return {"rate": rate, "seconds": seconds, "shards": 4, "workers": 2, "runs": results}
 
 

@@ -26,9 +26,7 @@ SHARD_COUNTS = (1, 4, 8)
 
 
 def one(shards: int, out_dir: Path, records: int = 2000) -> dict[str, Any]:
-    st = stack.private_stack(out_dir / f"logs-memory-{shards}", shards=shards)
-    try:
-        st.start()
+    with stack.running(out_dir / f"logs-memory-{shards}", shards=shards) as st:
         summary = Summary()
         produce(producer_args(["--stream", st.stream, "--count", str(records), "--unclean-ratio", "0.05",
                                "--seed", "9", "--quiet"]), summary, st.client("kinesis"))
@@ -45,8 +43,6 @@ def one(shards: int, out_dir: Path, records: int = 2000) -> dict[str, Any]:
             jvm_rss = procfs.rss_mb(jvm) or 0.0
             kid_rss = [procfs.rss_mb(p) or 0.0 for p in kids]
             sup.stop_gracefully(30)
-    finally:
-        st.stop()
     return {"shards": shards, "drained": not left, "jvm_rss_mb": round(jvm_rss, 1), "processors": len(kids),
             "processor_rss_mb": [round(x, 1) for x in sorted(kid_rss)],
             "total_rss_mb": round(jvm_rss + sum(kid_rss), 1)}

@@ -23,12 +23,8 @@ RECORDS = 20_000
 
 @pytest.fixture
 def local_stack(tmp_path: Path) -> Iterator[stack.Stack]:
-    st = stack.private_stack(tmp_path, shards=4)
-    try:
-        st.start()
+    with stack.running(tmp_path, shards=4) as st:
         yield st
-    finally:
-        st.stop()
 
 
 def test_two_workers_count_every_record_exactly_once(local_stack: stack.Stack, tmp_path: Path) -> None:

@@ -31,12 +31,8 @@ LIVE = 200     # sent once the backlog is checkpointed: pushed to the open subsc
 
 @pytest.fixture
 def local_stack(tmp_path: Path) -> Iterator[stack.Stack]:
-    st = stack.private_stack(tmp_path, shards=2)
-    try:
-        st.start()
+    with stack.running(tmp_path, shards=2) as st:
         yield st
-    finally:
-        st.stop()
 
 
 def _produce(st: stack.Stack, summary: Summary, count: int, seed: int) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -9,7 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from consumer_app.local import emulators
+from consumer_app.local import emulators, stack
+from producer.__main__ import parse_args
+from producer.__main__ import run as produce
+from producer.summary import Summary
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,14 +58,7 @@ def test_up_twice_status_down(tmp_path: Path) -> None:
 
 def test_check_tells_a_bad_summary_from_records_not_yet_consumed(tmp_path: Path) -> None:
     """`local check` against a stack where nothing consumes: not exact, the shards behind."""
-    from consumer_app.local import stack
-    from producer.__main__ import parse_args
-    from producer.__main__ import run as produce
-    from producer.summary import Summary
-
-    st = stack.private_stack(tmp_path / "emulators", shards=2)
-    st.start()
-    try:
+    with stack.running(tmp_path / "emulators", shards=2) as st:
         summary = Summary()
         produce(parse_args(["--stream", st.stream, "--count", "50", "--seed", "2", "--quiet"]), summary,
                 st.client("kinesis"))
@@ -73,13 +70,9 @@ def test_check_tells_a_bad_summary_from_records_not_yet_consumed(tmp_path: Path)
 
         bad = check(stdin='{"sent": 3}')
         assert bad.returncode == 2 and "is not a producer summary" in bad.stderr, bad.stderr
-        import json
-
         r = check("--wait", "1", stdin=json.dumps(summary.to_json()))
         assert r.returncode == 1, r.stderr
         out = json.loads(r.stdout)
         assert out["exact"] is False and out["produced"] == 50 and out["aggregated"] == 0
         assert set(out["behind"]) == set(summary.to_json()["shards"])
         assert any("difference 50" in line for line in out["mismatches"]), out["mismatches"]
-    finally:
-        st.stop()

@@ -23,9 +23,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
 
 def test_emf_lines_follow_the_spec_and_add_up_to_the_run(tmp_path: Path) -> None:
-    st = stack.private_stack(tmp_path, shards=2)
-    try:
-        st.start()
+    with stack.running(tmp_path, shards=2) as st:
         summary = Summary()
         run(parse_args(["--stream", st.stream, "--count", "800", "--unclean-ratio", "0.1", "--seed", "21",
                         "--quiet"]), summary, st.client("kinesis"))
@@ -36,8 +34,6 @@ def test_emf_lines_follow_the_spec_and_add_up_to_the_run(tmp_path: Path) -> None
                                         check=sup.check)
             sup.stop_gracefully(60)
         assert left == {}
-    finally:
-        st.stop()
     raw = w.stderr_path.read_text().splitlines()
     docs = [d for d in w.events() if is_emf(d)]
     assert docs, "no EMF line"
