@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -117,3 +118,9 @@ def _serialize(ctx: MetricsContext) -> list[dict[str, Any]]:
 def is_emf(doc: dict[str, Any]) -> bool:
     """A JSON log line that is one of these metric documents."""
     return "_aws" in doc and "CloudWatchMetrics" in doc["_aws"]
+
+
+def total(docs: Iterable[dict[str, Any]], counter: str) -> int:
+    """A counter summed over every record processor, from their log lines' EMF documents."""
+    name = COUNTS[counter]
+    return int(sum(doc.get(name, 0) for doc in docs if is_emf(doc)))

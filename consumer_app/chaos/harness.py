@@ -267,9 +267,7 @@ class Run:
     def counters_total(self, key: str) -> int:
         """Sum over every record processor of a counter, as the EMF metrics report it: the
         scenarios read the figures an operator sees in CloudWatch (consumer_app/metrics.py)."""
-        name = metrics.COUNTS[key]
-        return int(sum(doc.get(name, 0) for w in self.workers for doc in w.events()
-                       if metrics.is_emf(doc)))
+        return metrics.total((doc for w in self.workers for doc in w.events()), key)
 
     def observed(self) -> Observed:
         ddb = self.stack.client("dynamodb")

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from consumer_app import metrics
 from consumer_app.local import inspect, stack
 from consumer_app.local.workers import Supervisor, Worker, worker_env
 from consumer_app.rules.aggregation import Position
@@ -157,15 +158,8 @@ def steady_run(st: stack.Stack, interval_ms: int, rate: int, seconds: float, log
         else:
             latencies.append(max(0.0, seen - acked))
     latencies.sort()
-    last: dict[tuple[str, str], dict[str, Any]] = {}
-    for w in workers:
-        for ev in w.events():
-            if "aggregate_writes" in ev and "shard" in ev:
-                key = (ev["shard"], str(ev.get("pid", w.name)))
-                if ev["records_in"] >= last.get(key, {}).get("records_in", -1):
-                    last[key] = ev
-    clean = sum(e["clean"] for e in last.values())
-    writes = sum(e["aggregate_writes"] for e in last.values())
+    events = [ev for w in workers for ev in w.events()]
+    clean, writes = metrics.total(events, "clean"), metrics.total(events, "aggregate_writes")
     return {
         "flush_interval_ms": interval_ms, "rate": round(summary.sent / produced_s), "records": summary.sent,
         "clean": summary.clean, "not_drained": left, "not_seen": missing, "scans": observer.scans,

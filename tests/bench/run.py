@@ -27,6 +27,7 @@ from typing import Any
 
 from amazon_kclpy.messages import Record
 
+from consumer_app import metrics
 from consumer_app.local import stack
 from consumer_app.processor import split_batch
 from consumer_app.rules.aggregation import aggregate
@@ -111,15 +112,8 @@ def drain(st: stack.Stack, summary: Summary, processor: str, workers: int,
     out["records"] = summary.sent
     out["seconds_first_lease_to_drained"] = out.pop("seconds")
     if processor == "ours":
-        last: dict[str, dict[str, Any]] = {}
-        for ev in events:
-            if "aggregate_writes" in ev and "shard" in ev:
-                key = ev["shard"]
-                if ev["records_in"] >= last.get(key, {}).get("records_in", -1):
-                    last[key] = ev
-        clean = sum(e["clean"] for e in last.values())
-        writes = sum(e["aggregate_writes"] for e in last.values())
-        rejects = sum(e["reject_writes"] for e in last.values())
+        clean, writes, rejects = (metrics.total(events, k) for k in ("clean", "aggregate_writes",
+                                                                     "reject_writes"))
         out.update(clean=clean, aggregate_writes=writes, reject_writes=rejects,
                    aggregate_writes_per_10k_clean=round(writes * 10_000 / max(clean, 1), 2))
     return out

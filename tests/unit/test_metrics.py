@@ -6,7 +6,7 @@ import io
 import json
 
 from consumer_app.counters import ShardCounters
-from consumer_app.metrics import BATCH_TIME, BEHIND, COUNTS, REJECTED, Emitter, is_emf
+from consumer_app.metrics import BATCH_TIME, BEHIND, COUNTS, REJECTED, Emitter, is_emf, total
 from tests.emf_spec import problems
 
 SHARD = "shardId-000000000003"
@@ -62,6 +62,8 @@ def test_reports_are_deltas_and_sum_to_the_counters() -> None:
         totals["RecordsIn"] += d.get("RecordsIn", 0)
         totals["not_json"] += d.get(REJECTED, 0)
     assert totals == {"RecordsIn": c.records_in, "not_json": c.rejected["not_json"]}
+    # what the chaos harness and the bench read back: the same sums, other log lines ignored
+    assert total([*lines(out), {"event": "counters", "records_in": 999}], "records_in") == c.records_in
 
 
 def test_the_shard_dimension_is_a_setting() -> None:
