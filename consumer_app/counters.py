@@ -22,6 +22,9 @@ class ShardCounters:
     batches: int = 0
     flushes: int = 0  # writes of a pending window (one per batch when FLUSH_INTERVAL_MILLIS=0)
     checkpoints: int = 0
+    watermarks: int = 0  # watermark moves written (docs/windows.md)
+    late_records: int = 0  # records that arrived before the shard's published watermark
+    refused_final: int = 0  # records refused because their window was already final
     millis_behind_latest: int | None = None
 
     def snapshot(self) -> dict[str, Any]:

@@ -39,10 +39,16 @@ COUNTS: dict[str, str] = {
     "checkpoints": "Checkpoints",
     "batches": "Batches",
     "flushes": "Flushes",
+    "watermarks": "WatermarkMoves",
+    "late_records": "LateRecords",
+    "refused_final": "RefusedForFinalWindow",
 }
 REJECTED = "RejectedRecords"
 BEHIND = "MillisBehindLatest"
 BATCH_TIME = "BatchProcessingTime"
+#: the finalizer's metrics (consumer_app/finality.py), same namespace and Stream dimension
+WINDOWS_FINALIZED = "WindowsFinalized"
+WATERMARK_LAG = "GlobalWatermarkLag"
 
 
 @dataclass

@@ -74,6 +74,9 @@ class Settings:
     metrics: str = "emf"
     metrics_shard_dimension: str = "off"
     retrieval_mode: str = "POLLING"
+    watermarks_table: str = "kinesisAggs-watermarks"
+    watermark_margin_millis: int = 5000
+    finalize_interval_seconds: float = 10.0
 
     @property
     def bootstraps_leases(self) -> bool:
@@ -120,6 +123,9 @@ ENV_VARS: dict[str, str] = {
     "METRICS": "metrics",
     "METRICS_SHARD_DIMENSION": "metrics_shard_dimension",
     "RETRIEVAL_MODE": "retrieval_mode",
+    "WATERMARKS_TABLE": "watermarks_table",
+    "WATERMARK_MARGIN_MILLIS": "watermark_margin_millis",
+    "FINALIZE_INTERVAL_SECONDS": "finalize_interval_seconds",
 }
 
 _INT_RANGES: dict[str, tuple[int, int]] = {
@@ -133,11 +139,13 @@ _INT_RANGES: dict[str, tuple[int, int]] = {
     "reject_payload_max_bytes": (64, 300_000),
     "flush_interval_millis": (0, 300_000),
     "aggregate_sub_items": (1, MAX_SUB_ITEMS),
+    "watermark_margin_millis": (0, 3_600_000),
 }
 _FLOAT_RANGES: dict[str, tuple[float, float]] = {
     "retry_max_seconds": (1.0, 86_400.0),
     "stats_interval_seconds": (0.5, 3600.0),
     "health_max_age_seconds": (5.0, 86_400.0),
+    "finalize_interval_seconds": (0.5, 3600.0),
 }
 
 
@@ -215,33 +223,37 @@ def default_worker_id() -> str:
 Labelled = tuple[str, str]  # (the setting's name where the user wrote it, its value)
 
 
-def naming_problems(stream: Labelled, aggregates: Labelled, rejects: Labelled,
-                    application: Labelled) -> list[str]:
-    """The AWS naming rules for the stream, the two tables and the KCL application.
+def naming_problems(stream: Labelled, tables: list[Labelled], application: Labelled) -> list[str]:
+    """The AWS naming rules for the stream, the tables and the KCL application.
 
     Shared by the worker (environment variables) and the CDK app (context keys), so that a
-    name one accepts the other accepts too.  The application name names the lease table.
+    name one accepts the other accepts too.  The application name names the lease table,
+    so it must differ from every table, and the tables from each other.
     """
     problems = []
     if not _STREAM.match(stream[1]):
         problems.append(f"{stream[0]}={stream[1]!r}: 1-128 characters of A-Z a-z 0-9 _ . -")
-    for label, name in (aggregates, rejects):
+    for label, name in tables:
         if not _NAME.match(name):
             problems.append(f"{label}={name!r}: a DynamoDB table name (3-255 of A-Z a-z 0-9 _ . -)")
-    if aggregates[1] == rejects[1]:
-        problems.append(f"{aggregates[0]} and {rejects[0]} must differ")
+    for i, (label, name) in enumerate(tables):
+        for other, other_name in tables[i + 1:]:
+            if name == other_name:
+                problems.append(f"{label} and {other} must differ")
     if not _APP.match(application[1]):
         problems.append(f"{application[0]}={application[1]!r}: 3-200 of A-Z a-z 0-9 _ . - "
                         "(it names the KCL lease table)")
-    if application[1] in (aggregates[1], rejects[1]):
+    if application[1] in [name for _, name in tables]:
         problems.append(f"{application[0]} names the KCL lease table: it must differ from "
-                        f"{aggregates[0]} and {rejects[0]}")
+                        f"{' and '.join(label for label, _ in tables)}")
     return problems
 
 
 def _check(s: Settings) -> list[str]:
-    problems = naming_problems(("STREAM_NAME", s.stream_name), ("AGGREGATES_TABLE", s.aggregates_table),
-                               ("REJECTS_TABLE", s.rejects_table), ("APPLICATION_NAME", s.application_name))
+    problems = naming_problems(("STREAM_NAME", s.stream_name),
+                               [("AGGREGATES_TABLE", s.aggregates_table), ("REJECTS_TABLE", s.rejects_table),
+                                ("WATERMARKS_TABLE", s.watermarks_table)],
+                               ("APPLICATION_NAME", s.application_name))
     for var, value, allowed in (
         ("KCL_PROFILE", s.profile, PROFILES),
         ("INITIAL_POSITION", s.initial_position, INITIAL_POSITIONS),

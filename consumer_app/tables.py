@@ -15,26 +15,24 @@ class TableSpec:
     """Key schema of a table: (attribute name, DynamoDB scalar type) for each key."""
 
     partition_key: tuple[str, str]
-    sort_key: tuple[str, str]
+    sort_key: tuple[str, str] | None
     ttl_attribute: str | None = None
 
     def key_schema(self) -> dict[str, str]:
         """``{"vendorId": "HASH N", ...}``: a readable form used in messages and comparisons."""
-        return {
-            self.partition_key[0]: f"HASH {self.partition_key[1]}",
-            self.sort_key[0]: f"RANGE {self.sort_key[1]}",
-        }
+        schema = {self.partition_key[0]: f"HASH {self.partition_key[1]}"}
+        if self.sort_key:
+            schema[self.sort_key[0]] = f"RANGE {self.sort_key[1]}"
+        return schema
 
     def create_table_kwargs(self, name: str) -> dict[str, Any]:
-        keys = (self.partition_key, self.sort_key)
+        keys = [self.partition_key] + ([self.sort_key] if self.sort_key else [])
         return {
             "TableName": name,
             "BillingMode": "PAY_PER_REQUEST",
             "AttributeDefinitions": [{"AttributeName": n, "AttributeType": t} for n, t in keys],
-            "KeySchema": [
-                {"AttributeName": self.partition_key[0], "KeyType": "HASH"},
-                {"AttributeName": self.sort_key[0], "KeyType": "RANGE"},
-            ],
+            "KeySchema": [{"AttributeName": n, "KeyType": kind}
+                          for (n, _), kind in zip(keys, ("HASH", "RANGE"), strict=False)],
         }
 
 
@@ -42,6 +40,10 @@ class TableSpec:
 AGGREGATES = TableSpec(partition_key=("vendorId", "N"), sort_key=("windowStart", "S"))
 #: Rejects (dead letters): one item per unclean record, keyed by its place in the stream.
 REJECTS = TableSpec(partition_key=("shardId", "S"), sort_key=("sequence", "S"), ttl_attribute="expiresAt")
+#: Watermarks (docs/windows.md): one item per shard (how far its records are durably
+#: applied), and the finalizer's own item ``FINALITY_ITEM`` (how far windows are marked final).
+WATERMARKS = TableSpec(partition_key=("shardId", "S"), sort_key=None)
+FINALITY_ITEM = "~finality"
 
 #: Prefix of the per-shard high-water-mark attributes on aggregate items (DESIGN §2).
 MARK_PREFIX = "mark_"

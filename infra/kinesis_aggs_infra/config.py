@@ -352,8 +352,9 @@ def _check(c: InfraConfig) -> list[str]:
         p.append(f"stackName={c.stack_name!r}: letters, digits and '-', starting with a letter")
     # names: the worker's own rules, so that both accept the same names
     p += worker_settings.naming_problems(
-        ("streamName", c.stream_name), ("aggregatesTableName", c.aggregates_table_name),
-        ("rejectsTableName", c.rejects_table_name), ("applicationName", c.application_name))
+        ("streamName", c.stream_name),
+        [("aggregatesTableName", c.aggregates_table_name), ("rejectsTableName", c.rejects_table_name)],
+        ("applicationName", c.application_name))
     # stream
     _one_of(p, "streamMode", c.stream_mode, ("ON_DEMAND", "PROVISIONED"))
     _between(p, "shardCount", c.shard_count, 1, 500)
