@@ -4,6 +4,8 @@ Per batch: decode and validate every record and aggregate the clean ones per (ve
 windowStart).  Per flush (every batch, or at most once per ``FLUSH_INTERVAL_MILLIS``: the
 batching window, rules/batching.py): write the aggregates (fenced, exactly once) and the
 rejects, and only when every write is durable, checkpoint at the last position written.
+After a checkpoint (at most once per flush interval, and on idle polls) the shard's
+watermark is published, for final windows (rules/watermarks.py, docs/windows.md).
 amazon_kclpy swallows exceptions from ``process_records`` and moves on (the batch would
 be lost), so a write that cannot be made durable ends this process instead: no checkpoint,
 non-zero exit, the daemon exits, the supervisor restarts it, and the shard resumes from
@@ -33,10 +35,13 @@ from consumer_app.dynamo.attempts import AttemptRunner
 from consumer_app.dynamo.clients import dynamodb_client
 from consumer_app.dynamo.errors import WriteFailed
 from consumer_app.dynamo.rejects import Reject, RejectWriter
+from consumer_app.dynamo.watermarks import WatermarkStore
 from consumer_app.metrics import Emitter
 from consumer_app.rules.aggregation import CleanRecord, Position, aggregate
 from consumer_app.rules.batching import Pending
 from consumer_app.rules.validation import Unclean, validate
+from consumer_app.rules.watermarks import ShardWatermark
+from consumer_app.rules.windows import iso_utc
 from consumer_app.settings import Settings, SettingsError, from_env
 
 log = logging.getLogger("consumer_app.processor")
@@ -47,6 +52,10 @@ EXIT_CHECKPOINT_FAILED = 4
 EXIT_UNEXPECTED = 5
 
 CHECKPOINT_ATTEMPTS = 10
+#: a watermark is published at most this often (and at most once per flush interval)
+WATERMARK_MIN_INTERVAL_S = 1.0
+#: the reason of a record refused because its window was already final (dead-lettered)
+WINDOW_FINAL = "window_final"
 
 
 class ShardStop(Exception):
@@ -90,10 +99,12 @@ _new = tuple.__new__
 
 class TripRecordProcessor(processor.RecordProcessorBase):
     def __init__(self, settings: Settings, client: Any | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 wall: Callable[[], float] = time.time) -> None:
         self.settings = settings
         self.client = client
         self.clock = clock
+        self.wall = wall  # arrival times are wall-clock epoch times
         self.counters = ShardCounters()
         self.reporter = Reporter(settings.stats_interval_seconds, clock())
         self.shard_id = "?"
@@ -105,6 +116,9 @@ class TripRecordProcessor(processor.RecordProcessorBase):
         self.pool = ThreadPoolExecutor(max_workers=settings.write_concurrency,
                                        thread_name_prefix="ddb-write")
         self.metrics: Emitter | None = None  # set at initialize when METRICS=emf
+        self.watermark = ShardWatermark(settings.watermark_margin_millis)
+        self.vendors: set[int] = set()  # vendors written since the last watermark publish
+        self.watermark_published_at: float | None = None
 
     # -- KCL callbacks -----------------------------------------------------------
     def initialize(self, initialize_input: Any) -> None:
@@ -113,7 +127,7 @@ class TripRecordProcessor(processor.RecordProcessorBase):
                        worker=self.settings.worker_id, pid=os.getpid())
         client = self.client or dynamodb_client(self.settings,
                                                 max_pool=self.settings.write_concurrency + 2)
-        runner = AttemptRunner(self.settings.retry_policy, self.counters, self.pool,
+        self.runner = runner = AttemptRunner(self.settings.retry_policy, self.counters, self.pool,
                                on_attempt=self._heartbeat)
         self.aggregates = AggregateWriter(client, self.settings.aggregates_table, self.shard_id,
                                           self.settings.window_seconds, runner,
@@ -121,6 +135,8 @@ class TripRecordProcessor(processor.RecordProcessorBase):
         self.rejects = RejectWriter(client, self.settings.rejects_table, self.shard_id, runner,
                                     self.settings.reject_ttl_days,
                                     self.settings.reject_payload_max_bytes)
+        self.watermarks = WatermarkStore(client, self.settings.watermarks_table)
+        self._read_watermark()
         if self.settings.metrics == "emf":
             self.metrics = Emitter(self.settings.application_name, self.settings.stream_name, self.shard_id,
                                    with_shard=self.settings.metrics_shard_dimension == "on")
@@ -134,11 +150,12 @@ class TripRecordProcessor(processor.RecordProcessorBase):
         self.counters.millis_behind_latest = behind
         started = time.perf_counter()
         try:
-            if records:
-                self._process(records)
+            max_arrival = self._process(records) if records else None
+            self.watermark.delivered(int(self.wall() * 1000), max_arrival, behind)
             # an idle poll too: a pending window is written once its interval is over
             if self.pending.due(self.clock(), self.flush_interval_s):
                 self._flush(process_records_input.checkpointer)
+            self._publish_watermark(force=False)
         except ShardStop as stop:
             self._die(stop)
         except Exception as exc:
@@ -163,8 +180,12 @@ class TripRecordProcessor(processor.RecordProcessorBase):
     def shard_ended(self, shard_ended_input: Any) -> None:
         # The shard is closed and fully read: write what is pending, then checkpoint
         # SHARD_END so that its children can start.
+        # The ended mark goes first: it claims only that every record is durable (true
+        # now), and if it cannot be written the shard restarts from its checkpoint and
+        # comes here again, instead of holding finality back for ever.
         try:
             self._write_pending()
+            self._publish_watermark(force=True, ended=True)
             self._checkpoint(shard_ended_input.checkpointer, None)
         except ShardStop as stop:
             self._die(stop)
@@ -177,6 +198,7 @@ class TripRecordProcessor(processor.RecordProcessorBase):
         # Batches are processed synchronously: what is not durable yet is the pending window.
         try:
             self._flush(shutdown_requested_input.checkpointer)
+            self._publish_watermark(force=True)
         except ShardStop as stop:
             self._die(stop)
         self._end_heartbeat()
@@ -185,17 +207,21 @@ class TripRecordProcessor(processor.RecordProcessorBase):
         self._emit_metrics()
 
     # -- work ----------------------------------------------------------------------
-    def _process(self, records: list[Any]) -> None:
-        """Validate and aggregate one batch into the pending window."""
+    def _process(self, records: list[Any]) -> int:
+        """Validate and aggregate one batch into the pending window; its latest arrival time."""
         c = self.counters
         c.batches += 1
         c.records_in += len(records)
         clean, rejects, last = split_batch(records)
+        arrivals = [r.timestamp_millis for r in records]
+        if self.watermark.late(min(arrivals)):
+            c.late_records += sum(self.watermark.late(a) for a in arrivals)
         c.clean += len(clean)
         for r in rejects:
             c.rejected[r.reason] += 1
         self.pending.add(aggregate(clean, self.settings.window_seconds), rejects, last,
                          len(records), self.clock())
+        return max(arrivals)
 
     def _flush(self, checkpointer: Any) -> None:
         """Write the pending window, then checkpoint after it."""
@@ -209,11 +235,64 @@ class TripRecordProcessor(processor.RecordProcessorBase):
         try:
             self.rejects.write(rejects)
             self.aggregates.write(contributions)
+            self._dead_letter_refused()
         except WriteFailed as exc:
             raise ShardStop(EXIT_WRITE_FAILED, str(exc)) from exc
+        self.vendors.update(c.key.vendor_id for c in contributions)
         if last is not None:
             self.last_durable = last
             self.counters.flushes += 1
+
+    def _dead_letter_refused(self) -> None:
+        """Records refused because their window was final go to the rejects table: the
+        watermark had claimed them applied, which is a bug to see, not a record to lose."""
+        refused = self.aggregates.take_refused()
+        if not refused:
+            return
+        dead = [Reject(position, c.key.window_start_ms, "", WINDOW_FINAL,
+                       f"vendorId {c.key.vendor_id} window {iso_utc(c.key.window_start_ms)} "
+                       f"passengerCount {passengers}: the window was already final (the "
+                       f"watermark had passed it); the record is in the stream at this position",
+                       b"")
+                for c in refused for position, passengers in c.records]
+        self.rejects.write(dead)
+        self.counters.refused_final += len(dead)
+        logs.event(log, logging.ERROR, f"{len(dead)} records refused: their windows were already "
+                   f"final (a watermark was wrong); dead-lettered with reason {WINDOW_FINAL}",
+                   event="refused_final", records=len(dead),
+                   windows=sorted({iso_utc(c.key.window_start_ms) for c in refused}))
+
+    def _read_watermark(self) -> None:
+        try:
+            published = self.watermarks.read(self.shard_id)
+        except Exception as exc:  # only finality waits for it: the first publish learns it
+            logs.event(log, logging.WARNING, f"watermark not read: {type(exc).__name__}: {exc}",
+                       event="watermark_error")
+            return
+        self.watermark.saw_published(published)
+        self.aggregates.claimed_through = self.watermark.published
+
+    def _publish_watermark(self, force: bool, ended: bool = False) -> None:
+        """Publish the shard's watermark once everything delivered is durable and
+        checkpointed (ended: at SHARD_END, once everything is durable)."""
+        if self.pending.last is not None or (not ended and self.checkpointed != self.last_durable):
+            return
+        value = self.watermark.due()
+        if value is None and not ended:
+            return
+        now = self.clock()
+        if not force and self.watermark_published_at is not None and \
+                now - self.watermark_published_at < max(self.flush_interval_s, WATERMARK_MIN_INTERVAL_S):
+            return
+        try:
+            held = self.watermarks.publish(self.runner, self.shard_id, value, self.vendors,
+                                           str(self.last_durable or "-"), ended=ended)
+        except WriteFailed as exc:
+            raise ShardStop(EXIT_WRITE_FAILED, str(exc)) from exc
+        self.vendors = set()
+        self.watermark_published_at = now
+        self.watermark.saw_published(held)
+        self.aggregates.claimed_through = self.watermark.published
 
     def _checkpoint(self, checkpointer: Any, position: Position | None) -> None:
         """Checkpoint at ``position`` (None: SHARD_END); retry throttling, stop otherwise."""

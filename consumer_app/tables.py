@@ -45,6 +45,10 @@ REJECTS = TableSpec(partition_key=("shardId", "S"), sort_key=("sequence", "S"), 
 WATERMARKS = TableSpec(partition_key=("shardId", "S"), sort_key=None)
 FINALITY_ITEM = "~finality"
 
+#: On an aggregate item: ``final`` (BOOL) and ``finalAt`` (S) once its window is final.
+FINAL = "final"
+FINAL_AT = "finalAt"
+
 #: Prefix of the per-shard high-water-mark attributes on aggregate items (DESIGN §2).
 MARK_PREFIX = "mark_"
 

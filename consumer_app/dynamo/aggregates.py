@@ -5,6 +5,13 @@ shard's high-water mark, on condition that the mark is what this process last sa
 absent).  A failed condition returns the item (``ReturnValuesOnConditionCheckFailure``):
 the records at or below its mark were already applied by someone, so they are dropped
 and the rest is written against the new mark.  Writes for different items run in parallel.
+
+Final windows (docs/windows.md): the condition also requires the item not to be marked
+``final``.  A contribution that the fence does not explain away (records above the mark)
+to a final item is refused, and so is one to a window that ends at or before this shard's
+own published watermark (which claimed those records applied): either means the watermark
+lied.  Refused records are kept in :attr:`AggregateWriter.refused` for the caller to
+dead-letter, so nothing is lost and a final window never changes.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from consumer_app.dynamo.errors import WriteFailed, error_code, kind_of
 from consumer_app.rules.aggregation import AggregateKey, Contribution, Position
 from consumer_app.rules.sub_items import sort_key
 from consumer_app.rules.windows import iso_utc
-from consumer_app.tables import mark_attribute
+from consumer_app.tables import FINAL, mark_attribute
 
 _UNKNOWN = object()
 _MAX_FENCE_ROUNDS = 50
@@ -40,6 +47,20 @@ class AggregateWriter:
         self._marks: OrderedDict[AggregateKey, Position | None] = OrderedDict()
         self._cache_size = mark_cache_size
         self._lock = threading.Lock()
+        #: the shard's published watermark (epoch ms): windows ending at or before it are
+        #: complete as far as this shard is concerned
+        self.claimed_through: int | None = None
+        self.refused: list[Contribution] = []  # refused parts since the last take_refused()
+
+    def take_refused(self) -> list[Contribution]:
+        with self._lock:
+            out, self.refused = self.refused, []
+        return out
+
+    def _refuse(self, rest: Contribution, skipped: int) -> UnitResult[Contribution]:
+        with self._lock:
+            self.refused.append(rest)
+        return UnitResult(skipped=skipped)
 
     def write(self, contributions: list[Contribution]) -> None:
         """Apply every contribution exactly once, or raise :class:`WriteFailed`."""
@@ -59,6 +80,20 @@ class AggregateWriter:
         with self._lock:
             expected: Any = self._marks.get(key, _UNKNOWN)
         rest: Contribution | None = contribution.above(None if expected is _UNKNOWN else expected)
+        if rest is not None and self.claimed_through is not None \
+                and key.window_start_ms + self.window_ms <= self.claimed_through:
+            # this shard's watermark says these records are applied: only a replay may come
+            # here, so read the item's mark (the cache may not know it) before deciding
+            try:
+                item = self.client.get_item(TableName=self.table, Key=self._key(key),
+                                            ConsistentRead=True).get("Item")
+            except Exception as exc:
+                return UnitResult(failed=[(contribution, kind_of(exc), 1)], last_error=error_code(exc))
+            expected = _mark_of(item, self.mark_attr)
+            self._remember(key, expected)
+            rest = contribution.above(expected)
+            if rest is not None:
+                return self._refuse(rest, contribution.trips - rest.trips)
         for _ in range(_MAX_FENCE_ROUNDS):
             if rest is None:
                 return UnitResult(skipped=contribution.trips)
@@ -68,10 +103,13 @@ class AggregateWriter:
                 if error_code(exc) != "ConditionalCheckFailedException":
                     return UnitResult(failed=[(rest, kind_of(exc), 1)], last_error=error_code(exc),
                                       skipped=contribution.trips - rest.trips)
-                actual = _mark_of(exc.response.get("Item"), self.mark_attr)
+                item = exc.response.get("Item")
+                actual = _mark_of(item, self.mark_attr)
                 self._remember(key, actual)
                 expected = actual
                 rest = rest.above(actual)
+                if rest is not None and item and FINAL in item:
+                    return self._refuse(rest, contribution.trips - rest.trips)
                 continue
             except Exception as exc:  # connection errors and the like: classified, retried
                 return UnitResult(failed=[(rest, kind_of(exc), 1)], last_error=error_code(exc),
@@ -83,7 +121,7 @@ class AggregateWriter:
                           f"{self.shard_id} out of order?")
 
     def _request(self, c: Contribution, expected: Any) -> dict[str, Any]:
-        names = {"#m": self.mark_attr}
+        names = {"#m": self.mark_attr, "#fin": FINAL}
         values: dict[str, Any] = {
             ":p": {"N": str(c.passenger)},
             ":t": {"N": str(c.trips)},
@@ -92,15 +130,13 @@ class AggregateWriter:
             ":now": {"S": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")},
         }
         if expected is _UNKNOWN or expected is None:
-            condition = "attribute_not_exists(#m)"
+            condition = "attribute_not_exists(#m) AND attribute_not_exists(#fin)"
         else:
-            condition = "#m = :old"
+            condition = "#m = :old AND attribute_not_exists(#fin)"
             values[":old"] = {"S": str(expected)}
         return {
             "TableName": self.table,
-            "Key": {"vendorId": {"N": str(c.key.vendor_id)},
-                    "windowStart": {"S": sort_key(iso_utc(c.key.window_start_ms), self.shard_id,
-                                                  self.sub_items)}},
+            "Key": self._key(c.key),
             "UpdateExpression": "ADD passenger :p, trips :t SET windowEnd = :we, #m = :new, "
                                 "updatedAt = :now",
             "ConditionExpression": condition,
@@ -108,6 +144,12 @@ class AggregateWriter:
             "ExpressionAttributeValues": values,
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }
+
+
+    def _key(self, key: AggregateKey) -> dict[str, Any]:
+        return {"vendorId": {"N": str(key.vendor_id)},
+                "windowStart": {"S": sort_key(iso_utc(key.window_start_ms), self.shard_id,
+                                              self.sub_items)}}
 
 
 def _mark_of(item: dict[str, Any] | None, attr: str) -> Position | None:

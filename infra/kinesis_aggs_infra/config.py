@@ -45,6 +45,8 @@ DEFAULTS: dict[str, Any] = {
     # -- tables ---------------------------------------------------------------------
     "aggregatesTableName": "kinesisAggs",
     "rejectsTableName": "kinesisAggs-rejects",
+    # one item per shard (its watermark) plus the finalizer's own (docs/windows.md)
+    "watermarksTableName": "kinesisAggs-watermarks",
     "pointInTimeRecovery": True,
     "removalPolicy": "RETAIN",
     # -- service --------------------------------------------------------------------
@@ -70,7 +72,11 @@ DEFAULTS: dict[str, Any] = {
     # POLLING (GetRecords) or FANOUT (enhanced fan-out: KCL registers a stream consumer named
     # after applicationName; the task role then gets the fan-out actions on it only)
     "retrievalMode": "POLLING",
+    # how far behind its newest applied record a shard's published watermark stays
+    "watermarkMarginMillis": 5000,
     "workerEnvironment": {},
+    # -- the finalizer (python -m consumer_app finalize: one task marks windows final) ----
+    "finalizeIntervalSeconds": 10.0,
     # -- scaling --------------------------------------------------------------------
     "scaleOutLagSeconds": 60,
     "scaleInLagSeconds": 5,
@@ -89,6 +95,8 @@ DEFAULTS: dict[str, Any] = {
     # minute for 5 minutes: a producer gone wrong
     "rejectsAlarmPercent": 5.0,
     "tasksBelowDesiredMinutes": 10,
+    # the finalizer's GlobalWatermarkLag (now - global watermark) above this, 3 x 5 minutes
+    "finalityLagAlarmSeconds": 600,
     "alarmTopicArn": "",
 }
 
@@ -98,8 +106,25 @@ MANAGED_ENV = (
     "AWS_REGION", "AWS_DEFAULT_REGION", "HEARTBEAT_DIR", "HEALTH_MAX_AGE_SECONDS", "SHUTDOWN_GRACE_MILLIS",
     "WINDOW_SECONDS", "INITIAL_POSITION", "RETRY_MAX_ATTEMPTS", "RETRY_MAX_SECONDS",
     "REJECT_TTL_DAYS", "LOG_LEVEL", "STATS_INTERVAL_SECONDS", "RETRIEVAL_MODE",
+    "WATERMARKS_TABLE", "WATERMARK_MARGIN_MILLIS", "FINALIZE_INTERVAL_SECONDS",
     "KINESIS_ENDPOINT", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_KINESIS", "AWS_ENDPOINT_URL_DYNAMODB",
 )
+
+#: The worker's variables that the finalizer reads too (whether the stack sets them or
+#: ``workerEnvironment`` does): the names, the window layout, the watermark margin, the retry
+#: budget, logging and metrics.  Not KCL's, the health check's or the rejects' own settings.
+#: REJECTS_TABLE is there although the finalizer never touches that table: both processes
+#: check the table names against each other alike (consumer_app.settings.naming_problems),
+#: so a name the worker accepts cannot stop the finalizer.
+FINALIZER_ENV = (
+    "STREAM_NAME", "AGGREGATES_TABLE", "REJECTS_TABLE", "WATERMARKS_TABLE", "APPLICATION_NAME",
+    "WINDOW_SECONDS", "AGGREGATE_SUB_ITEMS", "WATERMARK_MARGIN_MILLIS", "RETRY_MAX_ATTEMPTS",
+    "RETRY_MAX_SECONDS", "RETRY_BASE_MILLIS", "RETRY_MAX_DELAY_MILLIS", "LOG_LEVEL", "METRICS",
+)
+#: Context keys checked by :func:`_check` itself -> their variable, which the worker's own
+#: check then skips when the key is wrong (one message per mistake, naming the key).
+CHECKED_BY_KEY = {"retrievalMode": "RETRIEVAL_MODE", "watermarkMarginMillis": "WATERMARK_MARGIN_MILLIS",
+                  "finalizeIntervalSeconds": "FINALIZE_INTERVAL_SECONDS"}
 
 #: CloudWatch Logs retention periods (days) that the service accepts -> CDK's enum member.
 LOG_RETENTION: dict[int, str] = {
@@ -145,6 +170,7 @@ class InfraConfig:
     stream_encryption: str
     aggregates_table_name: str
     rejects_table_name: str
+    watermarks_table_name: str
     point_in_time_recovery: bool
     removal_policy: str
     application_name: str
@@ -166,7 +192,9 @@ class InfraConfig:
     stats_interval_seconds: float
     health_max_age_seconds: float
     retrieval_mode: str
+    watermark_margin_millis: int
     worker_environment: dict[str, str]
+    finalize_interval_seconds: float
     scale_out_lag_seconds: int
     scale_in_lag_seconds: int
     cpu_target_percent: int
@@ -180,6 +208,7 @@ class InfraConfig:
     throttle_alarm_minutes: int
     rejects_alarm_percent: float
     tasks_below_desired_minutes: int
+    finality_lag_alarm_seconds: int
     alarm_topic_arn: str
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
@@ -231,8 +260,16 @@ class InfraConfig:
             "LOG_LEVEL": self.log_level,
             "STATS_INTERVAL_SECONDS": _num(self.stats_interval_seconds),
             "RETRIEVAL_MODE": self.retrieval_mode,
+            "WATERMARKS_TABLE": self.watermarks_table_name,
+            "WATERMARK_MARGIN_MILLIS": str(self.watermark_margin_millis),
         }
         env.update(self.worker_environment)
+        return env
+
+    def finalizer_environment_vars(self) -> dict[str, str]:
+        """The finalizer's environment without the region: the worker's that it reads, and its pace."""
+        env = {k: v for k, v in self.worker_environment_vars().items() if k in FINALIZER_ENV}
+        env["FINALIZE_INTERVAL_SECONDS"] = _num(self.finalize_interval_seconds)
         return env
 
 
@@ -353,7 +390,8 @@ def _check(c: InfraConfig) -> list[str]:
     # names: the worker's own rules, so that both accept the same names
     p += worker_settings.naming_problems(
         ("streamName", c.stream_name),
-        [("aggregatesTableName", c.aggregates_table_name), ("rejectsTableName", c.rejects_table_name)],
+        [("aggregatesTableName", c.aggregates_table_name), ("rejectsTableName", c.rejects_table_name),
+         ("watermarksTableName", c.watermarks_table_name)],
         ("applicationName", c.application_name))
     # stream
     _one_of(p, "streamMode", c.stream_mode, ("ON_DEMAND", "PROVISIONED"))
@@ -389,6 +427,9 @@ def _check(c: InfraConfig) -> list[str]:
     _between(p, "stopTimeoutSeconds", c.stop_timeout_seconds, 2, 120)
     _between(p, "shutdownGraceMillis", c.shutdown_grace_millis, 1000, 118_000)
     _one_of(p, "retrievalMode", c.retrieval_mode, worker_settings.RETRIEVAL_MODES)
+    # final windows (the worker's own bounds, consumer_app/settings.py)
+    _between(p, "watermarkMarginMillis", c.watermark_margin_millis, 0, 3_600_000)
+    _between(p, "finalizeIntervalSeconds", c.finalize_interval_seconds, 0.5, 3600)
     if c.stop_timeout_seconds * 1000 <= c.shutdown_grace_millis + STOP_MARGIN_MILLIS:
         p.append(f"stopTimeoutSeconds={c.stop_timeout_seconds} must exceed shutdownGraceMillis="
                  f"{c.shutdown_grace_millis} + {STOP_MARGIN_MILLIS} ms: ECS would kill the worker "
@@ -398,7 +439,7 @@ def _check(c: InfraConfig) -> list[str]:
             p.append(f"workerEnvironment.{key}: not an environment variable name")
         elif key in MANAGED_ENV:
             p.append(f"workerEnvironment.{key}: set by the stack; use its own setting instead")
-    p += _check_worker_env(c)
+    p += _check_worker_env(c, p)
     # scaling
     _between(p, "cpuTargetPercent", c.cpu_target_percent, 10, 95)
     _between(p, "scaleOutLagSeconds", c.scale_out_lag_seconds, 1, 86_400)
@@ -425,16 +466,26 @@ def _check(c: InfraConfig) -> list[str]:
     if not 0 < c.rejects_alarm_percent <= 100:
         p.append(f"rejectsAlarmPercent={c.rejects_alarm_percent!r}: must be above 0 and at most 100")
     _between(p, "tasksBelowDesiredMinutes", c.tasks_below_desired_minutes, 1, 1440)
+    _between(p, "finalityLagAlarmSeconds", c.finality_lag_alarm_seconds, 1, 7 * 86_400)
+    floor_ms = c.watermark_margin_millis + c.finalize_interval_seconds * 1000
+    if c.finality_lag_alarm_seconds * 1000 <= floor_ms:
+        p.append(f"finalityLagAlarmSeconds={c.finality_lag_alarm_seconds} must exceed "
+                 f"watermarkMarginMillis={c.watermark_margin_millis} + finalizeIntervalSeconds="
+                 f"{_num(c.finalize_interval_seconds)} s: the global watermark trails the newest records "
+                 "by the margin at least and is read once per pass, so a lower threshold alarms on a "
+                 "healthy consumer")
     if c.alarm_topic_arn and not _SNS_ARN.match(c.alarm_topic_arn):
         p.append(f"alarmTopicArn={c.alarm_topic_arn!r}: an SNS topic ARN")
     return p
 
 
-def _check_worker_env(c: InfraConfig) -> list[str]:
-    """The worker's own validation (consumer_app.settings), so a bad value fails here, not on ECS."""
-    env = {**c.worker_environment_vars(), "AWS_REGION": "us-east-1"}
-    if c.retrieval_mode not in worker_settings.RETRIEVAL_MODES:
-        env.pop("RETRIEVAL_MODE")  # reported once, by its context key (retrievalMode)
+def _check_worker_env(c: InfraConfig, found: list[str]) -> list[str]:
+    """The worker's own validation (consumer_app.settings) of the worker's and the finalizer's
+    environment, so a bad value fails here, not on ECS.  ``found``: the problems so far."""
+    env = {**c.worker_environment_vars(), **c.finalizer_environment_vars(), "AWS_REGION": "us-east-1"}
+    for key, var in CHECKED_BY_KEY.items():
+        if any(problem.startswith(f"{key}=") for problem in found):
+            env.pop(var)  # reported once, by its context key
     try:
         worker_settings.from_env(env)
     except worker_settings.SettingsError as exc:

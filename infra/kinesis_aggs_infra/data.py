@@ -1,4 +1,5 @@
-"""The data plane: the input stream and the two tables the worker writes (DESIGN §1).
+"""The data plane: the input stream and the tables the worker writes (DESIGN §1): aggregates,
+rejects, and the shards' watermarks that the finalizer reads (docs/windows.md).
 
 Key schemas and the TTL attribute come from ``consumer_app.tables``: the worker refuses to
 start on a table whose keys differ, so the stack and the worker share one definition.
@@ -12,7 +13,7 @@ from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from consumer_app.tables import AGGREGATES, REJECTS, TableSpec
+from consumer_app.tables import AGGREGATES, REJECTS, WATERMARKS, TableSpec
 from kinesis_aggs_infra.config import InfraConfig
 
 _ATTR_TYPES = {"S": dynamodb.AttributeType.STRING, "N": dynamodb.AttributeType.NUMBER,
@@ -25,7 +26,7 @@ def data_removal_policy(cfg: InfraConfig) -> RemovalPolicy:
 
 
 class DataPlane(Construct):
-    """Stream, aggregates table (kinesisAggs) and rejects table."""
+    """Stream, aggregates table (kinesisAggs), rejects table and watermarks table."""
 
     def __init__(self, scope: Construct, construct_id: str, cfg: InfraConfig) -> None:
         super().__init__(scope, construct_id)
@@ -52,6 +53,7 @@ class DataPlane(Construct):
         )
         self.aggregates = self._table("Aggregates", cfg.aggregates_table_name, AGGREGATES, cfg)
         self.rejects = self._table("Rejects", cfg.rejects_table_name, REJECTS, cfg)
+        self.watermarks = self._table("Watermarks", cfg.watermarks_table_name, WATERMARKS, cfg)
 
     def _table(self, construct_id: str, name: str, spec: TableSpec, cfg: InfraConfig) -> dynamodb.Table:
         pk, sk = spec.partition_key, spec.sort_key
@@ -59,7 +61,8 @@ class DataPlane(Construct):
             self, construct_id,
             table_name=name,
             partition_key=dynamodb.Attribute(name=pk[0], type=_ATTR_TYPES[pk[1]]),
-            sort_key=dynamodb.Attribute(name=sk[0], type=_ATTR_TYPES[sk[1]]),
+            # a partition key only (the watermarks: one item per shard) has no sort key
+            sort_key=dynamodb.Attribute(name=sk[0], type=_ATTR_TYPES[sk[1]]) if sk else None,
             # Writes follow the stream's rate and bursts after a backlog; nothing to size.
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(

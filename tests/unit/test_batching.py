@@ -201,9 +201,25 @@ class _Record:
 class _Writer:
     def __init__(self) -> None:
         self.calls: list[list[Any]] = []
+        self.claimed_through: int | None = None
 
     def write(self, items: list[Any]) -> None:
         self.calls.append(list(items))
+
+    def take_refused(self) -> list[Any]:
+        return []
+
+
+class _Watermarks:
+    """The watermarks table: what was published, in order, with the table's answer."""
+
+    def __init__(self, log: list[Any] | None = None) -> None:
+        self.log = log if log is not None else []
+
+    def publish(self, runner: Any, shard_id: str, watermark_ms: int | None, vendors: set[int],
+                position: str, ended: bool = False) -> int | None:
+        self.log.append(("watermark", watermark_ms, sorted(vendors), position, ended))
+        return watermark_ms
 
 
 class _Input:
@@ -229,6 +245,7 @@ def processor_with(interval_ms: int) -> tuple[proc.TripRecordProcessor, _Writer,
     clock = Clock()
     p = proc.TripRecordProcessor(Settings(region="us-east-1", flush_interval_millis=interval_ms), clock=clock)
     p.aggregates, p.rejects = _Writer(), _Writer()  # type: ignore[assignment]
+    p.watermarks, p.runner = _Watermarks(), None  # type: ignore[assignment]
     return p, p.aggregates, p.rejects, clock  # type: ignore[return-value]
 
 

@@ -1,0 +1,124 @@
+"""The watermarks table: one item per shard, and the finalizer's item (docs/windows.md).
+
+A shard's item: ``watermark`` (N, epoch ms), ``vendors`` (NS: every vendor the shard has
+written, so that the finalizer knows which aggregate partitions to look at), ``position``
+(S, the checkpoint it was published with), ``ended`` (BOOL, after SHARD_END) and
+``updatedAt``.  The fence: a watermark only moves forward (``watermark <= :new``), so a
+processor that lost its lease, or restarted from an older checkpoint, cannot move it
+back.  A higher value written by someone else is just as true (it too was published only
+after its records were durable), so losing that race is not an error.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from consumer_app.dynamo.attempts import AttemptRunner, UnitResult
+from consumer_app.dynamo.errors import error_code, kind_of
+from consumer_app.rules.watermarks import ShardMark
+from consumer_app.tables import FINALITY_ITEM
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class WatermarkStore:
+    def __init__(self, client: Any, table: str) -> None:
+        self.client = client
+        self.table = table
+
+    # -- a record processor's side ----------------------------------------------------
+    def read(self, shard_id: str) -> int | None:
+        """The shard's published watermark (consistent read), None if it has none."""
+        item = self.client.get_item(TableName=self.table, Key={"shardId": {"S": shard_id}},
+                                    ConsistentRead=True).get("Item") or {}
+        return int(item["watermark"]["N"]) if "watermark" in item else None
+
+    def publish(self, runner: AttemptRunner, shard_id: str, watermark_ms: int | None,
+                vendors: set[int], position: str, ended: bool = False) -> int | None:
+        """Move the shard's watermark forward (and/or mark it ended); returns the table's
+        watermark afterwards: this one, or a higher one someone else wrote."""
+        request = self._publish_request(shard_id, watermark_ms, vendors, position, ended)
+        held: list[int | None] = [watermark_ms]
+
+        def write(req: dict[str, Any]) -> UnitResult[dict[str, Any]]:
+            try:
+                self.client.update_item(**req)
+            except ClientError as exc:
+                if error_code(exc) == "ConditionalCheckFailedException":
+                    item = exc.response.get("Item") or {}
+                    held[0] = int(item["watermark"]["N"]) if "watermark" in item else None
+                    return UnitResult(skipped=1)
+                return UnitResult(failed=[(req, kind_of(exc), 1)], last_error=error_code(exc))
+            except Exception as exc:
+                return UnitResult(failed=[(req, kind_of(exc), 1)], last_error=error_code(exc))
+            return UnitResult(succeeded=1)
+
+        runner.run(f"watermark {self.table}", [request], write, "watermarks")
+        return held[0]
+
+    def _publish_request(self, shard_id: str, watermark_ms: int | None, vendors: set[int],
+                         position: str, ended: bool) -> dict[str, Any]:
+        sets = ["updatedAt = :now", "#pos = :pos"]
+        values: dict[str, Any] = {":now": {"S": now_iso()}, ":pos": {"S": position}}
+        condition = None
+        if watermark_ms is not None:
+            sets.append("watermark = :w")
+            values[":w"] = {"N": str(watermark_ms)}
+            condition = "attribute_not_exists(watermark) OR watermark <= :w"
+        if ended:
+            sets.append("ended = :true")
+            values[":true"] = {"BOOL": True}
+        expression = "SET " + ", ".join(sets)
+        if vendors:
+            expression += " ADD vendors :v"
+            values[":v"] = {"NS": sorted(str(v) for v in vendors)}
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "Key": {"shardId": {"S": shard_id}},
+            "UpdateExpression": expression,
+            "ExpressionAttributeNames": {"#pos": "position"},
+            "ExpressionAttributeValues": values,
+        }
+        if condition:
+            request["ConditionExpression"] = condition
+            request["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+        return request
+
+    # -- the finalizer's side ---------------------------------------------------------
+    def scan(self) -> tuple[dict[str, ShardMark], set[int], int | None]:
+        """Every shard's mark, the vendors any shard wrote, and how far windows are final."""
+        marks: dict[str, ShardMark] = {}
+        vendors: set[int] = set()
+        through = None
+        kwargs: dict[str, Any] = {"TableName": self.table, "ConsistentRead": True}
+        while True:
+            page = self.client.scan(**kwargs)
+            for item in page.get("Items", []):
+                key = item["shardId"]["S"]
+                if key == FINALITY_ITEM:
+                    through = int(item["finalThrough"]["N"]) if "finalThrough" in item else None
+                    continue
+                wm = int(item["watermark"]["N"]) if "watermark" in item else None
+                marks[key] = ShardMark(wm, bool(item.get("ended", {}).get("BOOL", False)))
+                vendors.update(int(v) for v in item.get("vendors", {}).get("NS", []))
+            if "LastEvaluatedKey" not in page:
+                return marks, vendors, through
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def record_finality(self, through_ms: int, global_ms: int) -> None:
+        """Windows ending at or before ``through_ms`` are all marked (never moves back)."""
+        try:
+            self.client.update_item(
+                TableName=self.table, Key={"shardId": {"S": FINALITY_ITEM}},
+                UpdateExpression="SET finalThrough = :t, globalWatermark = :g, updatedAt = :now",
+                ConditionExpression="attribute_not_exists(finalThrough) OR finalThrough <= :t",
+                ExpressionAttributeValues={":t": {"N": str(through_ms)}, ":g": {"N": str(global_ms)},
+                                           ":now": {"S": now_iso()}})
+        except ClientError as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
