@@ -1,4 +1,4 @@
-"""Command line: ``python -m consumer_app run | local up|down|status | demo``."""
+"""Command line: ``python -m consumer_app run | finalize | windows | local up|down|status | demo | chaos``."""
 
 from __future__ import annotations
 
@@ -41,10 +41,22 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--workers", type=int, default=2)
     demo.add_argument("--shards", type=int, default=4)
     demo.add_argument("--seed", type=int, default=None)
+    sub.add_parser("finalize", add_help=False, help="mark aggregates final once every shard's "
+                   "watermark has passed their window (python -m consumer_app finalize --help)")
+    sub.add_parser("windows", add_help=False, help="list the aggregates with their state and the "
+                   "global watermark (python -m consumer_app windows --help)")
     sub.add_parser("chaos", add_help=False, help="fault scenarios with real workers "
                    "(python -m consumer_app chaos --help)")
     if argv is None:
         argv = sys.argv[1:]
+    if argv[:1] == ["finalize"]:
+        from consumer_app.finality import main as finalize_main
+
+        return finalize_main(argv[1:])
+    if argv[:1] == ["windows"]:
+        from consumer_app.window_report import main as windows_main
+
+        return windows_main(argv[1:])
     if argv[:1] == ["chaos"]:
         from consumer_app.chaos.runner import main as chaos_main
 

@@ -74,9 +74,13 @@ class Settings:
     metrics: str = "emf"
     metrics_shard_dimension: str = "off"
     retrieval_mode: str = "POLLING"
-    watermarks_table: str = "kinesisAggs-watermarks"
+    watermarks_table: str = ""  # "": <aggregates_table>-watermarks
     watermark_margin_millis: int = 5000
     finalize_interval_seconds: float = 10.0
+
+    def __post_init__(self) -> None:
+        if not self.watermarks_table:  # the aggregates' companion, like their rejects table
+            object.__setattr__(self, "watermarks_table", f"{self.aggregates_table}-watermarks")
 
     @property
     def bootstraps_leases(self) -> bool:

@@ -21,9 +21,10 @@ from typing import Any
 
 from consumer_app import health, kcl_properties
 from consumer_app.dynamo import lease_table
+from consumer_app.dynamo.clients import control_client
 from consumer_app.dynamo.schema import TableProblem, check_table
 from consumer_app.settings import Settings, SettingsError, from_env
-from consumer_app.tables import AGGREGATES, REJECTS
+from consumer_app.tables import AGGREGATES, REJECTS, WATERMARKS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 #: KCL's Scheduler run as the MultiLangDaemon runs it, but with an exit status that is
@@ -118,25 +119,16 @@ def java_command(props_file: Path, profile: str = "aws") -> list[str]:
             MAIN_CLASS, "--properties-file", str(props_file)]
 
 
-def _client(settings: Settings, service: str) -> Any:
-    from botocore.config import Config
-
-    from consumer_app.dynamo.clients import aws_client
-
-    endpoint = settings.kinesis_endpoint if service == "kinesis" else settings.dynamodb_endpoint
-    return aws_client(service, endpoint, Config(region_name=settings.region, connect_timeout=5,
-                                                read_timeout=10, retries={"mode": "standard"}))
-
-
 def check_tables(settings: Settings, client: Any) -> None:
     check_table(client, settings.aggregates_table, AGGREGATES)
     check_table(client, settings.rejects_table, REJECTS)
+    check_table(client, settings.watermarks_table, WATERMARKS)
 
 
 def bootstrap_leases(settings: Settings, dynamodb: Any) -> None:
     """LEASE_BOOTSTRAP: KCL's lease table ready before the JVM starts (DESIGN §4)."""
     try:
-        done = lease_table.bootstrap(dynamodb, _client(settings, "kinesis"),
+        done = lease_table.bootstrap(dynamodb, control_client(settings, "kinesis"),
                                      settings.application_name, settings.stream_name,
                                      settings.initial_position, settings.worker_id)
     except Exception as exc:
@@ -159,7 +151,7 @@ def prepare(check: bool = True) -> list[str]:
     sys.stderr.write(f"worker: {settings.worker_id} for stream {settings.stream_name}, "
                      f"application {settings.application_name} ({settings.profile} profile)\n")
     if check or settings.bootstraps_leases:
-        dynamodb = _client(settings, "dynamodb")  # one client for both steps
+        dynamodb = control_client(settings, "dynamodb")  # one client for both steps
         if check:
             check_tables(settings, dynamodb)
         if settings.bootstraps_leases:

@@ -32,3 +32,11 @@ def aws_client(service: str, endpoint: str | None, config: Config) -> Any:
     """botocore directly: the client boto3.client makes, without importing boto3 and
     s3transfer (half of the imports of a record processor, which starts per lease)."""
     return botocore.session.get_session().create_client(service, endpoint_url=endpoint, config=config)
+
+
+def control_client(settings: Settings, service: str) -> Any:
+    """A client for the start-up checks, the finalizer and the reports: botocore's standard
+    retries, since no caller of these needs to tell all from some failed writes."""
+    endpoint = settings.kinesis_endpoint if service == "kinesis" else settings.dynamodb_endpoint
+    return aws_client(service, endpoint, Config(region_name=settings.region, connect_timeout=5,
+                                                read_timeout=10, retries={"mode": "standard"}))

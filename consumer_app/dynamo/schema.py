@@ -31,10 +31,11 @@ def check_table(client: Any, name: str, spec: TableSpec) -> None:
         raise TableProblem(f"table {name!r}: cannot describe it ({code}): {exc}") from None
     actual = actual_key_schema(desc)
     if actual != expected:
+        lab_table = "windowStart" in expected and "windowStart" not in actual
         raise TableProblem(f"table {name!r} has key schema {actual}; expected {expected}"
                            + (" (the original lab's kinesisAggs has a partition key only and "
                               "cannot hold per-window history: use another AGGREGATES_TABLE or "
-                              "recreate it)" if "windowStart" not in actual else ""))
+                              "recreate it)" if lab_table else ""))
     status = desc.get("TableStatus")
     if status not in ("ACTIVE", "UPDATING"):
         raise TableProblem(f"table {name!r} is {status}, not ACTIVE")

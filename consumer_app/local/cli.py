@@ -101,7 +101,8 @@ def init(args: argparse.Namespace) -> int:
     deadline = time.monotonic() + args.wait
     while True:
         try:
-            ensure_all(kinesis, dynamodb, s.stream_name, args.shards, s.aggregates_table, s.rejects_table)
+            ensure_all(kinesis, dynamodb, s.stream_name, args.shards, s.aggregates_table, s.rejects_table,
+                       s.watermarks_table)
             break
         except Exception as exc:  # emulators still starting
             if time.monotonic() > deadline:

@@ -7,7 +7,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from consumer_app.tables import AGGREGATES, REJECTS, TableSpec
+from consumer_app.tables import AGGREGATES, REJECTS, WATERMARKS, TableSpec
 
 
 def ensure_stream(kinesis: Any, name: str, shards: int, timeout_s: float = 60) -> None:
@@ -43,7 +43,8 @@ def ensure_table(dynamodb: Any, name: str, spec: TableSpec) -> None:
 
 
 def ensure_all(kinesis: Any, dynamodb: Any, stream: str, shards: int, aggregates: str,
-               rejects: str) -> None:
+               rejects: str, watermarks: str) -> None:
     ensure_stream(kinesis, stream, shards)
     ensure_table(dynamodb, aggregates, AGGREGATES)
     ensure_table(dynamodb, rejects, REJECTS)
+    ensure_table(dynamodb, watermarks, WATERMARKS)

@@ -40,6 +40,11 @@ class Stack:
     persist: bool = False  # kinesis-local keeps its data in <log_dir>/kinesis-data
 
     @property
+    def watermarks_table(self) -> str:
+        """The name a worker derives when WATERMARKS_TABLE is not set."""
+        return f"{self.aggregates_table}-watermarks"
+
+    @property
     def kinesis_url(self) -> str:
         return f"http://127.0.0.1:{self.kinesis_port}"
 
@@ -88,7 +93,7 @@ class Stack:
             self.dynamodb_pid = proc.pid
             emulators.wait_ready(proc)
         ensure_all(self.client("kinesis"), self.client("dynamodb"), self.stream, self.shards,
-                   self.aggregates_table, self.rejects_table)
+                   self.aggregates_table, self.rejects_table, self.watermarks_table)
 
     def _start_kinesis(self, log: Path) -> emulators.Process:
         data = Path(self.log_dir) / "kinesis-data" if self.persist else None

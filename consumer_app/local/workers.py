@@ -203,6 +203,12 @@ class Supervisor:
             w.kill()  # the whole process group: the JVM and its record processors
 
 
+def finalizer(env: Mapping[str, str], log_dir: Path, name: str = "finalizer") -> Worker:
+    """``python -m consumer_app finalize`` supervised like a worker (docs/windows.md)."""
+    return Worker(name, dict(env), log_dir,
+                  command=[sys.executable, "-m", "consumer_app", "finalize"])
+
+
 def worker_env(base: Mapping[str, str], application: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "KCL_"))}
     env.update(base)

@@ -21,7 +21,7 @@ from consumer_app.local import emulators, stack
 from consumer_app.local.fault_proxy import FaultProxy
 from consumer_app.local.resources import ensure_table
 from consumer_app.rules.retry import RetryPolicy
-from consumer_app.tables import AGGREGATES, REJECTS
+from consumer_app.tables import AGGREGATES, REJECTS, WATERMARKS
 
 _names = itertools.count(1)
 
@@ -52,11 +52,13 @@ def ddb(moto: emulators.Process) -> Any:
 
 @pytest.fixture
 def tables(ddb: Any) -> tuple[str, str]:
-    """Fresh aggregates and rejects tables for one test."""
+    """Fresh aggregates and rejects tables for one test (and the aggregates' watermarks
+    table, under the name a worker derives: ``<aggregates>-watermarks``)."""
     n = next(_names)
     aggs, rejects = f"aggs-{os.getpid()}-{n}", f"rejects-{os.getpid()}-{n}"
     ensure_table(ddb, aggs, AGGREGATES)
     ensure_table(ddb, rejects, REJECTS)
+    ensure_table(ddb, f"{aggs}-watermarks", WATERMARKS)
     return aggs, rejects
 
 

@@ -1,0 +1,207 @@
+"""``python -m consumer_app finalize``: mark aggregate items final (docs/windows.md).
+
+One light process beside the workers (a separate ECS service of one task), not the record
+processors: a pass needs the stream's shard list (``ListShards``) and every shard's
+watermark (a ``Scan``), which per processor would cost shards x shards reads per interval
+and put a per-stream API limit on the data path; one process does it once per interval,
+and a slow or failing pass never holds a shard back.  Each pass:
+
+1. lists every shard of the stream (open, closed within retention, new children);
+2. reads every shard's watermark and the vendors the shards wrote;
+3. the global watermark is the minimum over the shards that can still add
+   (rules/watermarks.py); windows ending at or before it are final;
+4. per vendor, queries the items of the newly final windows and sets ``final`` and
+   ``finalAt`` on each, on condition that the item exists and is not final yet;
+5. records how far windows are final, so that the next pass starts there.
+
+Every step is idempotent and conditional: two finalizers at once (a deploy) only repeat
+each other's marks, and a pass that dies half-way is finished by the next one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from dataclasses import dataclass
+from typing import IO, Any
+
+from aws_embedded_metrics.logger.metrics_context import MetricsContext
+from botocore.exceptions import ClientError
+
+from consumer_app import logs
+from consumer_app.dynamo.clients import control_client
+from consumer_app.dynamo.errors import error_code
+from consumer_app.dynamo.schema import TableProblem, check_table
+from consumer_app.dynamo.watermarks import WatermarkStore, now_iso
+from consumer_app.metrics import WATERMARK_LAG, WINDOWS_FINALIZED, emf_line
+from consumer_app.rules.sub_items import SEPARATOR, window_of
+from consumer_app.rules.watermarks import ShardMark, final_through, global_watermark
+from consumer_app.rules.windows import iso_utc
+from consumer_app.settings import Settings, SettingsError, from_env
+from consumer_app.tables import AGGREGATES, FINAL, FINAL_AT, WATERMARKS
+
+log = logging.getLogger("consumer_app.finality")
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What the shards' watermarks say now."""
+
+    shards: list[str]
+    marks: dict[str, ShardMark]
+    vendors: set[int]
+    global_ms: int | None  # None: some shard that can still add has no watermark yet
+    through_ms: int | None  # how far windows were marked final by an earlier pass
+
+    @property
+    def waiting_for(self) -> list[str]:
+        """The shards without a watermark, which hold every window back."""
+        return [s for s in self.shards if s not in self.marks
+                or (self.marks[s].watermark_ms is None and not self.marks[s].ended)]
+
+
+@dataclass(frozen=True)
+class PassResult:
+    progress: Progress
+    through_ms: int | None  # how far windows are final after this pass
+    marked: int  # (vendor, window) aggregates marked final by this pass
+
+
+class Finalizer:
+    def __init__(self, settings: Settings, kinesis: Any, dynamodb: Any) -> None:
+        self.settings = settings
+        self.kinesis = kinesis
+        self.dynamodb = dynamodb
+        self.store = WatermarkStore(dynamodb, settings.watermarks_table)
+
+    def shard_ids(self) -> list[str]:
+        """Every shard the stream lists: open, closed (within retention) and children."""
+        shards: list[str] = []
+        kwargs: dict[str, Any] = {"StreamName": self.settings.stream_name}
+        while True:
+            page = self.kinesis.list_shards(**kwargs)
+            shards += [s["ShardId"] for s in page.get("Shards", [])]
+            token = page.get("NextToken")
+            if not token:
+                return shards
+            kwargs = {"NextToken": token}
+
+    def progress(self) -> Progress:
+        # shards first: a child listed here but not yet in the scan holds finality back,
+        # the safe way round
+        shards = self.shard_ids()
+        marks, vendors, through = self.store.scan()
+        return Progress(shards, marks, vendors, global_watermark(shards, marks), through)
+
+    def run_pass(self) -> PassResult:
+        p = self.progress()
+        through = final_through(p.global_ms, self.settings.window_seconds)
+        if through is None or (p.through_ms is not None and through <= p.through_ms):
+            return PassResult(p, p.through_ms, 0)
+        assert p.global_ms is not None
+        marked = sum(self._mark_vendor(v, p.through_ms, through) for v in sorted(p.vendors))
+        self.store.record_finality(through, p.global_ms)
+        return PassResult(p, through, marked)
+
+    def _mark_vendor(self, vendor: int, since_ms: int | None, through_ms: int) -> int:
+        """Mark this vendor's items of the windows ending in (since, through]; how many
+        (vendor, window) aggregates got a mark."""
+        width = self.settings.window_seconds * 1000
+        low = iso_utc(since_ms) if since_ms is not None else "0"
+        high = iso_utc(through_ms - width) + SEPARATOR + "~"  # "~" sorts after any sub-item
+        kwargs: dict[str, Any] = {
+            "TableName": self.settings.aggregates_table,
+            "KeyConditionExpression": "vendorId = :v AND windowStart BETWEEN :lo AND :hi",
+            "FilterExpression": "attribute_not_exists(#fin)",
+            "ProjectionExpression": "windowStart",
+            "ExpressionAttributeNames": {"#fin": FINAL},
+            "ExpressionAttributeValues": {":v": {"N": str(vendor)}, ":lo": {"S": low},
+                                          ":hi": {"S": high}},
+            "ConsistentRead": True,
+        }
+        windows: set[str] = set()
+        while True:
+            page = self.dynamodb.query(**kwargs)
+            for item in page.get("Items", []):
+                key = item["windowStart"]["S"]
+                if self._mark_item(vendor, key):
+                    windows.add(window_of(key))
+            if "LastEvaluatedKey" not in page:
+                return len(windows)
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def _mark_item(self, vendor: int, sort_key: str) -> bool:
+        try:
+            self.dynamodb.update_item(
+                TableName=self.settings.aggregates_table,
+                Key={"vendorId": {"N": str(vendor)}, "windowStart": {"S": sort_key}},
+                UpdateExpression="SET #fin = :true, #at = :now",
+                ConditionExpression="attribute_exists(windowEnd) AND attribute_not_exists(#fin)",
+                ExpressionAttributeNames={"#fin": FINAL, "#at": FINAL_AT},
+                ExpressionAttributeValues={":true": {"BOOL": True}, ":now": {"S": now_iso()}})
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":  # marked by another pass
+                return False
+            raise
+        return True
+
+
+def _report(result: PassResult, settings: Settings, out: IO[str], waiting: list[str]) -> list[str]:
+    """A log line when something changed, and the pass's metrics; returns who holds finality."""
+    p = result.progress
+    now_ms = int(time.time() * 1000)
+    if result.marked or p.waiting_for != waiting:
+        logs.event(log, logging.INFO,
+                   f"windows final through {iso_utc(result.through_ms) if result.through_ms else '-'}"
+                   + (f"; waiting for a first watermark from {', '.join(p.waiting_for)}"
+                      if p.waiting_for else ""),
+                   event="finality", marked=result.marked, shards=len(p.shards),
+                   global_watermark=iso_utc(p.global_ms) if p.global_ms is not None else None,
+                   waiting_for=p.waiting_for)
+    if settings.metrics == "emf":
+        ctx = MetricsContext(namespace=settings.application_name)
+        ctx.set_dimensions([{"Stream": settings.stream_name}], use_default=False)
+        ctx.put_metric(WINDOWS_FINALIZED, result.marked, "Count")
+        if p.global_ms is not None:
+            ctx.put_metric(WATERMARK_LAG, round((now_ms - p.global_ms) / 1000, 3), "Seconds")
+        for line in emf_line(ctx):
+            out.write(line + "\n")
+        out.flush()
+    return p.waiting_for
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m consumer_app finalize",
+                                 description="mark aggregate items final once every shard's "
+                                 "watermark has passed their window (docs/windows.md)")
+    ap.add_argument("--once", action="store_true", help="one pass, then exit")
+    args = ap.parse_args(argv)
+    try:
+        settings = from_env()
+    except SettingsError as exc:
+        sys.stderr.write(f"finalize: {exc}\n")
+        return 2
+    logs.configure(settings.log_level, role="finalizer")
+    dynamodb = control_client(settings, "dynamodb")
+    try:
+        check_table(dynamodb, settings.aggregates_table, AGGREGATES)
+        check_table(dynamodb, settings.watermarks_table, WATERMARKS)
+    except TableProblem as exc:
+        sys.stderr.write(f"finalize: cannot start: {exc}\n")
+        return 2
+    finalizer = Finalizer(settings, control_client(settings, "kinesis"), dynamodb)
+    waiting: list[str] = []
+    while True:
+        started = time.monotonic()
+        try:
+            waiting = _report(finalizer.run_pass(), settings, sys.stderr, waiting)
+        except Exception as exc:  # the next pass tries again; nothing depends on this one
+            logs.event(log, logging.ERROR, f"finality pass failed: {type(exc).__name__}: {exc}",
+                       event="finality_error")
+            if args.once:
+                return 1
+        if args.once:
+            return 0
+        time.sleep(max(0.0, settings.finalize_interval_seconds - (time.monotonic() - started)))
