@@ -45,14 +45,18 @@ class ShardWatermark:
     margin_ms: int
     published: int | None = None
     candidate: int | None = None
-    _deliveries: deque[int] = field(default_factory=lambda: deque(maxlen=FETCH_DEPTH + 1))
+    fetch_depth: int = FETCH_DEPTH  # deliveries between a fetch and its delivery, at most
+    _deliveries: deque[int] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._deliveries = deque(maxlen=self.fetch_depth + 1)
 
     def delivered(self, now_ms: int, max_arrival_ms: int | None, millis_behind: int | None) -> None:
         """One batch delivered at ``now_ms`` (wall clock), empty or not."""
         self._deliveries.append(now_ms)
         bound = None if max_arrival_ms is None else max_arrival_ms - self.margin_ms
         if millis_behind == 0 and len(self._deliveries) == self._deliveries.maxlen:
-            # the oldest remembered delivery is FETCH_DEPTH deliveries before this one
+            # the oldest remembered delivery is fetch_depth deliveries before this one
             tip = self._deliveries[0] - self.margin_ms
             bound = tip if bound is None else max(bound, tip)
         if bound is not None and (self.candidate is None or bound > self.candidate):
