@@ -121,8 +121,8 @@ marks_st = st.dictionaries(st.sampled_from([f"s{i}" for i in range(6)]),
 
 
 @given(st.lists(st.sampled_from([f"s{i}" for i in range(6)]), unique=True, max_size=6), marks_st)
-def test_the_global_watermark_is_the_minimum_over_the_shards_that_can_add(shards: list[str],
-                                                                          marks: dict[str, ShardMark]) -> None:
+def test_the_global_watermark_is_the_minimum_over_the_shards_that_can_add(
+        shards: list[str], marks: dict[str, ShardMark]) -> None:
     g = global_watermark(shards, marks)
     adding = [s for s in shards if not (s in marks and marks[s].ended)]
     if any(s not in marks or marks[s].watermark_ms is None for s in adding) or not adding:
@@ -197,7 +197,7 @@ class _System:
 
     def flush(self, shard: str) -> None:
         p = self.proc(shard)
-        contributions, _, last = p.pending.take()
+        contributions, _, _ = p.pending.take()
         for c in contributions:
             item = self.items.setdefault(c.key, _Item())
             rest = c.above(item.marks.get(shard))
