@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -184,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"finalize: {exc}\n")
         return 2
     logs.configure(settings.log_level, role="finalizer")
+    # docker stop / ECS: end at once with 0; a pass cut short is finished by the next one
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     dynamodb = control_client(settings, "dynamodb")
     try:
         check_table(dynamodb, settings.aggregates_table, AGGREGATES)

@@ -15,8 +15,9 @@ from typing import Any
 from consumer_app import metrics
 from consumer_app.local import inspect, stack
 from consumer_app.local.fault_proxy import FaultProxy
-from consumer_app.local.workers import Supervisor, Worker, worker_env
+from consumer_app.local.workers import Supervisor, Worker, finalizer, worker_env
 from consumer_app.reconcile import Observed, reconcile
+from consumer_app.window_report import rows
 from producer.__main__ import parse_args as producer_args
 from producer.__main__ import run as produce
 from producer.summary import Summary
@@ -114,7 +115,10 @@ class Run:
         self.persist = persist
         self.app = f"chaos-{name}-{int(time.time())}"
         self.initial_workers = workers
+        # 10 s windows and a finalizer pass a second: windows become final while the
+        # scenario's faults happen, so that a wrong final mark would show (check_finality)
         self.env_extra = {"STATS_INTERVAL_SECONDS": "2", "SHUTDOWN_GRACE_MILLIS": "10000",
+                          "WINDOW_SECONDS": "10", "FINALIZE_INTERVAL_SECONDS": "1",
                           **(env_extra or {})}
         self.workers: list[Worker] = []
         self.summary = Summary()
@@ -131,6 +135,7 @@ class Run:
         self.env = worker_env(base, self.app, **self.env_extra)
         self.workers = [self._worker(i + 1) for i in range(self.initial_workers)]
         self.sup = Supervisor(self.workers).__enter__()
+        self.sup.add(finalizer(self.env, self.log_dir))  # not one of self.workers
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -282,4 +287,19 @@ class Run:
         if self.producer_errors:
             result.problems.append("producer: " + "; ".join(self.producer_errors))
         account(result, expected or self.summary.to_json(), self.observed())
+        self.check_finality(result)
         return result
+
+    def check_finality(self, result: Result) -> None:
+        """No item changed after it was marked final, and no record was refused for it
+        (docs/windows.md); the details say how many windows were final at the end."""
+        items = inspect.scan_all(self.stack.client("dynamodb"), self.stack.aggregates_table)
+        changed = [f"{it['vendorId']['N']}/{it['windowStart']['S']}" for it in items
+                   if "finalAt" in it and it.get("updatedAt", {}).get("S", "") > it["finalAt"]["S"]]
+        if changed:
+            result.problems.append(f"updated after they were final: {', '.join(changed[:5])}")
+        refused = self.counters_total("refused_final")
+        if refused:
+            result.problems.append(f"{refused} records refused because their window was final")
+        windows = rows(items)
+        result.details["final_windows"] = f"{sum(w.final for w in windows)}/{len(windows)}"
