@@ -110,16 +110,15 @@ MANAGED_ENV = (
     "KINESIS_ENDPOINT", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_KINESIS", "AWS_ENDPOINT_URL_DYNAMODB",
 )
 
-#: The worker's variables that the finalizer reads too (whether the stack sets them or
-#: ``workerEnvironment`` does): the names, the window layout, the watermark margin, the retry
-#: budget, logging and metrics.  Not KCL's, the health check's or the rejects' own settings.
-#: REJECTS_TABLE is there although the finalizer never touches that table: both processes
-#: check the table names against each other alike (consumer_app.settings.naming_problems),
-#: so a name the worker accepts cannot stop the finalizer.
+#: The worker's variables that the finalizer (consumer_app/finality.py) reads too, whether
+#: the stack sets them or ``workerEnvironment`` does: the names, the window layout, logging
+#: and metrics.  Not KCL's, the health check's, the retry budget (its clients retry the
+#: botocore way) or the watermark margin (the processors apply it).  REJECTS_TABLE is there
+#: although the finalizer never touches that table: both processes check the table names
+#: against each other (consumer_app.settings.naming_problems), so they must see the same.
 FINALIZER_ENV = (
     "STREAM_NAME", "AGGREGATES_TABLE", "REJECTS_TABLE", "WATERMARKS_TABLE", "APPLICATION_NAME",
-    "WINDOW_SECONDS", "AGGREGATE_SUB_ITEMS", "WATERMARK_MARGIN_MILLIS", "RETRY_MAX_ATTEMPTS",
-    "RETRY_MAX_SECONDS", "RETRY_BASE_MILLIS", "RETRY_MAX_DELAY_MILLIS", "LOG_LEVEL", "METRICS",
+    "WINDOW_SECONDS", "AGGREGATE_SUB_ITEMS", "LOG_LEVEL", "METRICS",
 )
 #: Context keys checked by :func:`_check` itself -> their variable, which the worker's own
 #: check then skips when the key is wrong (one message per mistake, naming the key).
@@ -380,7 +379,7 @@ def _one_of(problems: list[str], key: str, value: Any, allowed: tuple[Any, ...])
 
 def _between(problems: list[str], key: str, value: float, lo: float, hi: float) -> None:
     if not lo <= value <= hi:
-        problems.append(f"{key}={value!r}: must be between {lo:g} and {hi:g}")
+        problems.append(f"{key}={value!r}: must be between {_num(lo)} and {_num(hi)}")
 
 
 def _check(c: InfraConfig) -> list[str]:

@@ -5,8 +5,10 @@ metrics level); KCL's metrics (namespace = application name) are shown through S
 expressions, which do not depend on the dimensions KCL picks.  The record processors' own
 counters arrive as Embedded Metric Format lines in the task's log stream (same namespace,
 dimension ``Stream``: consumer_app/metrics.py, docs/metrics.md): rejects by reason, replays
-the fence absorbed, throttled attempts by kind, processing time and lag.  Running vs
-desired tasks come from Container Insights.
+the fence absorbed, throttled attempts by kind, processing time and lag; the processors'
+late and refused records and the finalizer's WindowsFinalized and GlobalWatermarkLag tell
+whether windows become final (docs/windows.md).  Running vs desired tasks come from
+Container Insights.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from kinesis_aggs_infra.data import DataPlane
 from kinesis_aggs_infra.service import WorkerService
 
 ONE_MINUTE = Duration.minutes(1)
+FIVE_MINUTES = Duration.minutes(5)
 
 
 def dashboard_name(cfg: InfraConfig) -> str:
@@ -34,7 +37,8 @@ def dashboard_name(cfg: InfraConfig) -> str:
 
 
 class Observability(Construct):
-    """One dashboard and four alarms (lag, sustained throttling, missing workers, rejects)."""
+    """One dashboard and six alarms (lag, sustained throttling, missing workers, rejects, a record
+    refused for a final window, windows not becoming final)."""
 
     def __init__(self, scope: Construct, construct_id: str, cfg: InfraConfig, data: DataPlane,
                  workers: WorkerService) -> None:
@@ -77,6 +81,10 @@ class Observability(Construct):
         records_in = ours(emf.COUNTS["records_in"], "Sum", "records in (processors)")
         rejected = {f"r{i}": ours(emf.REJECTED, "Sum", reason, Reason=reason)
                     for i, reason in enumerate(REASONS)}
+        watermark_lag = ours(emf.WATERMARK_LAG, "Maximum", "global watermark lag (max, s)")
+        finalized = ours(emf.WINDOWS_FINALIZED, "Sum", "windows finalized")
+        late = ours(emf.COUNTS["late_records"], "Sum", "late records (behind their shard's watermark)")
+        refused = ours(emf.COUNTS["refused_final"], "Sum", "records refused: window already final")
         ecs_dims = {"ClusterName": workers.cluster.cluster_name, "ServiceName": service.service_name}
         running = cw.Metric(namespace="ECS/ContainerInsights", metric_name="RunningTaskCount",
                             dimensions_map=ecs_dims, statistic="Average", period=ONE_MINUTE,
@@ -134,7 +142,37 @@ class Observability(Construct):
             comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
             evaluation_periods=5, datapoints_to_alarm=5,
             treat_missing_data=cw.TreatMissingData.NOT_BREACHING)
-        self.alarms = [self.iterator_age_alarm, self.throttle_alarm, self.tasks_alarm, self.rejects_alarm]
+        self.finality_violation_alarm = cw.Alarm(
+            self, "FinalityViolationAlarm",
+            alarm_description=("A record processor refused a record because its window was already marked "
+                               "final (EMF RefusedForFinalWindow): a watermark was wrong, which should never "
+                               "happen. The record is in the rejects table with reason window_final; the "
+                               "window's aggregate lacks it"),
+            metric=refused.with_(period=FIVE_MINUTES, label="records refused (5 min)"),
+            threshold=1,
+            comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            evaluation_periods=1, datapoints_to_alarm=1,
+            # the processors report a counter only when it moved: no data is none refused
+            treat_missing_data=cw.TreatMissingData.NOT_BREACHING)
+        self.finality_lag_alarm = cw.Alarm(
+            self, "FinalityLagAlarm",
+            alarm_description=(f"The global watermark (the finalizer's GlobalWatermarkLag, max) is more than "
+                               f"{cfg.finality_lag_alarm_seconds} s behind for 15 minutes, or the finalizer "
+                               "reports nothing (missing data counts as breaching): windows are not becoming "
+                               "final. A shard not publishing its watermark, or the finalizer service down"),
+            metric=watermark_lag.with_(period=FIVE_MINUTES),
+            threshold=cfg.finality_lag_alarm_seconds,
+            comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=3, datapoints_to_alarm=3,
+            # The finalizer reports the lag on every pass (FINALIZE_INTERVAL_SECONDS) once every
+            # shard has a watermark (consumer_app/finality.py).  15 minutes without it: no
+            # finalizer runs, its passes fail, or a shard never published a watermark; in each
+            # case no window becomes final, the very failure this alarm is for (no other alarm
+            # watches the finalizer's task), hence breaching, as the iterator age alarm treats
+            # "nobody reads".
+            treat_missing_data=cw.TreatMissingData.BREACHING)
+        self.alarms = [self.iterator_age_alarm, self.throttle_alarm, self.tasks_alarm, self.rejects_alarm,
+                       self.finality_violation_alarm, self.finality_lag_alarm]
         if cfg.alarm_topic_arn:
             topic = sns.Topic.from_topic_arn(self, "AlarmTopic", cfg.alarm_topic_arn)
             for alarm in self.alarms:
@@ -188,6 +226,15 @@ class Observability(Construct):
                            left=[service.metric_cpu_utilization(period=ONE_MINUTE),
                                  service.metric_memory_utilization(period=ONE_MINUTE)],
                            left_y_axis=cw.YAxisProps(min=0, max=100)),
+        )
+        self.dashboard.add_widgets(
+            cw.GraphWidget(title="Final windows: global watermark lag (max, s); windows finalized, late "
+                                 "and refused records (per minute)", width=24,
+                           left=[watermark_lag], left_y_axis=cw.YAxisProps(min=0, label="seconds"),
+                           left_annotations=[cw.HorizontalAnnotation(
+                               value=cfg.finality_lag_alarm_seconds, label="lag alarm")],
+                           right=[finalized, late, refused],
+                           right_y_axis=cw.YAxisProps(min=0, label="count")),
         )
         self.dashboard.add_widgets(
             cw.AlarmStatusWidget(title="Alarms", alarms=self.alarms, width=24, height=3))

@@ -5,11 +5,15 @@ the stream's shard leases; KCL spreads the leases over however many tasks run.  
 task count is what follows the shards, and every change of it moves leases (each move is
 a graceful handoff: shutdown_requested, checkpoint, lease_lost), hence the long scale-in
 cooldown.
+
+The image, the task definition, the container and the network placement are built by
+helpers that the finalizer (``finalizer.py``) uses as well, so both run the image alike.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from aws_cdk import Aws, Duration, IgnoreMode, Stack
 from aws_cdk import aws_applicationautoscaling as appscaling
@@ -60,6 +64,11 @@ LEASE_TABLE_ACTIONS = ("dynamodb:CreateTable", "dynamodb:DeleteItem", "dynamodb:
                        "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:Scan",
                        "dynamodb:UpdateItem", "dynamodb:UpdateTable")
 AGGREGATES_ACTIONS = ("dynamodb:DescribeTable", "dynamodb:UpdateItem")
+#: A consistent GetItem of an aggregate item: is its window already final (docs/windows.md)?
+AGGREGATES_READ_ACTIONS = ("dynamodb:GetItem",)
+#: Each record processor reads its shard's watermark at start (GetItem) and publishes it as it
+#: moves (UpdateItem); the worker's start-up check describes the table (worker.check_tables).
+WATERMARKS_PUBLISH_ACTIONS = ("dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:UpdateItem")
 REJECTS_ACTIONS = ("dynamodb:BatchWriteItem", "dynamodb:DescribeTable", "dynamodb:PutItem")
 #: KCL >= 3.5 probes these pre-3.5 table names once (DescribeTable, expecting not-found).
 LEGACY_TABLE_SUFFIXES = ("-CoordinatorState", "-WorkerMetricStats")
@@ -73,6 +82,58 @@ def retention(cfg: InfraConfig) -> logs.RetentionDays:
 def default_docker_context() -> Path:
     """The repository root (``..`` from infra/), where the Dockerfile lives."""
     return Path(__file__).resolve().parents[2]
+
+
+# -- shared by every task of the stack (the workers' and the finalizer's) -----------------------
+def asset_image(cfg: InfraConfig, docker_context: Path) -> ecs.ContainerImage:
+    """The image built from the repository's Dockerfile, for the tasks' CPU architecture."""
+    return ecs.ContainerImage.from_asset(
+        str(docker_context), file="Dockerfile", exclude=list(ASSET_EXCLUDES),
+        ignore_mode=IgnoreMode.DOCKER,
+        # build for the task's architecture, whatever machine runs `cdk deploy`
+        platform=ecr_assets.Platform.LINUX_ARM64 if cfg.cpu_architecture == "ARM64"
+        else ecr_assets.Platform.LINUX_AMD64)
+
+
+def fargate_task(scope: Construct, construct_id: str, cfg: InfraConfig, *, cpu: int, memory_mib: int,
+                 task_role: iam.IRole, execution_role: iam.IRole | None = None) -> ecs.FargateTaskDefinition:
+    """A Linux Fargate task definition on ``cpuArchitecture`` (the image is built for it)."""
+    arm = cfg.cpu_architecture == "ARM64"
+    return ecs.FargateTaskDefinition(
+        scope, construct_id, cpu=cpu, memory_limit_mib=memory_mib, task_role=task_role,
+        execution_role=execution_role,
+        runtime_platform=ecs.RuntimePlatform(
+            cpu_architecture=ecs.CpuArchitecture.ARM64 if arm else ecs.CpuArchitecture.X86_64,
+            operating_system_family=ecs.OperatingSystemFamily.LINUX))
+
+
+def app_container(task: ecs.FargateTaskDefinition, construct_id: str, *, image: ecs.ContainerImage,
+                  environment: dict[str, str], log_group: logs.ILogGroup, stream_prefix: str,
+                  **options: Any) -> ecs.ContainerDefinition:
+    """The one container of a task, as the stack runs every container of the image.
+
+    The image's non-root user, stated so that ECS enforces it; a read-only root file system
+    with ``/tmp`` as task storage (the one writable path); logs to ``log_group`` under
+    ``stream_prefix``; the stack's region in the environment.  ``options``: the rest of
+    :meth:`ecs.FargateTaskDefinition.add_container` (command, health check, stop timeout).
+    """
+    env = dict(environment)
+    env["AWS_REGION"] = Aws.REGION  # the Java SDK inside KCL reads AWS_REGION
+    env["AWS_DEFAULT_REGION"] = Aws.REGION  # boto3 reads this one
+    container = task.add_container(
+        construct_id,
+        image=image,
+        essential=True,
+        environment=env,
+        logging=ecs.LogDrivers.aws_logs(stream_prefix=stream_prefix, log_group=log_group),
+        user=WORKER_USER,
+        readonly_root_filesystem=True,
+        **options,
+    )
+    task.add_volume(name=SCRATCH_VOLUME)
+    container.add_mount_points(ecs.MountPoint(
+        container_path=SCRATCH_PATH, source_volume=SCRATCH_VOLUME, read_only=False))
+    return container
 
 
 class WorkerService(Construct):
@@ -110,14 +171,21 @@ class WorkerService(Construct):
             min_healthy_percent=100,
             max_healthy_percent=200,
             circuit_breaker=ecs.DeploymentCircuitBreaker(enable=True, rollback=True),
-            assign_public_ip=cfg.public_tasks,
-            vpc_subnets=ec2.SubnetSelection(
-                subnet_type=ec2.SubnetType.PUBLIC if cfg.public_tasks
-                else ec2.SubnetType.PRIVATE_WITH_EGRESS),
-            security_groups=[self.security_group],
             platform_version=ecs.FargatePlatformVersion.LATEST,
+            **self.placement(),
         )
         self.scaling = self._scaling(cfg, data)
+
+    def placement(self) -> dict[str, Any]:
+        """Where a service of this stack runs its tasks: the subnets, public IP or not, and the
+        security group (no inbound, HTTPS out: all any task here needs to reach the AWS APIs)."""
+        return {
+            "assign_public_ip": self.cfg.public_tasks,
+            "vpc_subnets": ec2.SubnetSelection(
+                subnet_type=ec2.SubnetType.PUBLIC if self.cfg.public_tasks
+                else ec2.SubnetType.PRIVATE_WITH_EGRESS),
+            "security_groups": [self.security_group],
+        }
 
     # -- network ------------------------------------------------------------------------
     def _network(self, cfg: InfraConfig) -> ec2.IVpc:
@@ -170,6 +238,10 @@ class WorkerService(Construct):
                                 resources=[data.aggregates.table_arn]),
             iam.PolicyStatement(sid="RejectsWrite", actions=list(REJECTS_ACTIONS),
                                 resources=[data.rejects.table_arn]),
+            iam.PolicyStatement(sid="AggregatesRead", actions=list(AGGREGATES_READ_ACTIONS),
+                                resources=[data.aggregates.table_arn]),
+            iam.PolicyStatement(sid="WatermarksPublish", actions=list(WATERMARKS_PUBLISH_ACTIONS),
+                                resources=[data.watermarks.table_arn]),
             # PutMetricData has no resource-level permissions: "*" restricted by namespace.
             iam.PolicyStatement(sid="KclMetrics", actions=["cloudwatch:PutMetricData"], resources=["*"],
                                 conditions={"StringEquals": {"cloudwatch:namespace": app}}),
@@ -189,26 +261,12 @@ class WorkerService(Construct):
 
     # -- task -----------------------------------------------------------------------------
     def _task(self, cfg: InfraConfig, docker_context: Path) -> ecs.FargateTaskDefinition:
-        arm = cfg.cpu_architecture == "ARM64"
-        task = ecs.FargateTaskDefinition(
-            self, "Task", cpu=cfg.cpu, memory_limit_mib=cfg.memory_mib, task_role=self.task_role,
-            runtime_platform=ecs.RuntimePlatform(
-                cpu_architecture=ecs.CpuArchitecture.ARM64 if arm else ecs.CpuArchitecture.X86_64,
-                operating_system_family=ecs.OperatingSystemFamily.LINUX))
-        image = ecs.ContainerImage.from_asset(
-            str(docker_context), file="Dockerfile", exclude=list(ASSET_EXCLUDES),
-            ignore_mode=IgnoreMode.DOCKER,
-            # build for the task's architecture, whatever machine runs `cdk deploy`
-            platform=ecr_assets.Platform.LINUX_ARM64 if arm else ecr_assets.Platform.LINUX_AMD64)
-        env = cfg.worker_environment_vars()
-        env["AWS_REGION"] = Aws.REGION  # the Java SDK inside KCL reads AWS_REGION
-        env["AWS_DEFAULT_REGION"] = Aws.REGION  # boto3 reads this one
-        self.container = task.add_container(
-            "worker",
-            image=image,
-            essential=True,
-            environment=env,
-            logging=ecs.LogDrivers.aws_logs(stream_prefix="worker", log_group=self.log_group),
+        task = fargate_task(self, "Task", cfg, cpu=cfg.cpu, memory_mib=cfg.memory_mib,
+                            task_role=self.task_role)
+        self.image = asset_image(cfg, docker_context)  # the finalizer runs it too
+        self.container = app_container(
+            task, "worker", image=self.image, environment=cfg.worker_environment_vars(),
+            log_group=self.log_group, stream_prefix="worker",
             # the image's HEALTHCHECK, the same figures (tests/container/test_task_definition.py
             # runs this container definition on Docker)
             health_check=ecs.HealthCheck(
@@ -218,16 +276,11 @@ class WorkerService(Construct):
                 retries=3,
                 # failures before this do not count: KCL's first start on AWS creates tables
                 start_period=Duration.seconds(120)),
-            user=WORKER_USER,
-            readonly_root_filesystem=True,
             # > shutdownGraceMillis (checked at synth): SIGTERM, final checkpoints, then exit.
             # The image's own init (tini, its ENTRYPOINT) forwards SIGTERM to the JVM and
             # reaps the record-processor children, so no ECS init process is added.
             stop_timeout=Duration.seconds(cfg.stop_timeout_seconds),
         )
-        task.add_volume(name=SCRATCH_VOLUME)
-        self.container.add_mount_points(ecs.MountPoint(
-            container_path=SCRATCH_PATH, source_volume=SCRATCH_VOLUME, read_only=False))
         return task
 
     # -- scaling --------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The stack: data plane, workers and observability, plus the cdk-nag acknowledgments."""
+"""The stack: data plane, workers, finalizer and observability, plus the cdk-nag acknowledgments."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from constructs import Construct
 
 from kinesis_aggs_infra.config import InfraConfig
 from kinesis_aggs_infra.data import DataPlane
+from kinesis_aggs_infra.finalizer import Finalizer
 from kinesis_aggs_infra.observability import Observability, dashboard_name
 from kinesis_aggs_infra.service import WorkerService
 
@@ -26,14 +27,17 @@ class ConsumerStack(Stack):
         self.cfg = cfg
         self.data = DataPlane(self, "Data", cfg)
         self.workers = WorkerService(self, "Workers", cfg, self.data, docker_context)
+        self.finalizer = Finalizer(self, "Finalizer", cfg, self.data, self.workers)
         self.observability = Observability(self, "Observability", cfg, self.data, self.workers)
         outputs = {
             "StreamName": self.data.stream.stream_name,
             "AggregatesTableName": self.data.aggregates.table_name,
             "RejectsTableName": self.data.rejects.table_name,
+            "WatermarksTableName": self.data.watermarks.table_name,
             "LeaseTableName": cfg.application_name,
             "ClusterName": self.workers.cluster.cluster_name,
             "ServiceName": self.workers.service.service_name,
+            "FinalizerServiceName": self.finalizer.service.service_name,
             "LogGroupName": self.workers.log_group.log_group_name,
             "DashboardName": dashboard_name(cfg),
             "DashboardUrl": (f"https://{Aws.REGION}.console.aws.amazon.com/cloudwatch/home?region="
@@ -83,6 +87,9 @@ def nag_acknowledgments(cfg: InfraConfig, region: str, account: str) -> list[tup
         ("Workers/Task/Resource", "AwsSolutions::AwsSolutions-ECS2",
          "The environment holds non-secret settings only (stream and table names, window, retry "
          "budget, log level); AWS credentials come from the task role, and the worker has no secret"),
+        ("Finalizer/Task/Resource", "AwsSolutions::AwsSolutions-ECS2",
+         "The finalizer's environment holds non-secret settings only (stream and table names, window, "
+         "pass interval, log level, metrics mode); AWS credentials come from its task role"),
     ]
     # Findings that only a non-default setting produces: the setting is the deployer's choice.
     if cfg.fan_out:
@@ -98,11 +105,11 @@ def nag_acknowledgments(cfg: InfraConfig, region: str, account: str) -> list[tup
                      "streamEncryption=KMS: the deployer asked for a customer-managed key (rotated, "
                      "owned by this stack) instead of aws/kinesis, to control the key policy"))
     if not cfg.point_in_time_recovery:
-        for table in ("Aggregates", "Rejects"):
+        for table in ("Aggregates", "Rejects", "Watermarks"):
             acks.append((f"Data/{table}/Resource", "AwsSolutions::AwsSolutions-DDB3",
                          "pointInTimeRecovery=false: the deployer turned backups off (for a short-lived "
-                         "test deployment); aggregates can be rebuilt by replaying the stream within "
-                         "its retention"))
+                         "test deployment); what the tables hold comes from the stream and can be "
+                         "rebuilt by replaying it within its retention"))
     return acks
 
 

@@ -69,7 +69,10 @@ COMBINATIONS: dict[str, tuple[dict[str, Any], cdk.Environment | None]] = {
                  "alarmTopicArn": ALARM_TOPIC, "cpuArchitecture": "ARM64", "logRetentionDays": 7,
                  "pointInTimeRecovery": False, "streamRetentionHours": 48, "minWorkers": 2,
                  "maxWorkers": 6, "stopTimeoutSeconds": 60, "shutdownGraceMillis": 50000,
-                 "workerEnvironment": {"WRITE_CONCURRENCY": "8"}, "rejectsAlarmPercent": 12.5}, None),
+                 "workerEnvironment": {"WRITE_CONCURRENCY": "8", "AGGREGATE_SUB_ITEMS": "4"},
+                 "rejectsAlarmPercent": 12.5, "watermarksTableName": "trips-watermarks",
+                 "watermarkMarginMillis": 2000, "finalizeIntervalSeconds": 2.5,
+                 "finalityLagAlarmSeconds": 900}, None),
     # enhanced fan-out: the consumer's grants, and nothing else changes
     "fanout": ({"retrievalMode": "FANOUT"}, None),
 }
@@ -96,6 +99,12 @@ class Synth:
     def one(self, cfn_type: str) -> tuple[str, dict[str, Any]]:
         found = self.of_type(cfn_type)
         assert len(found) == 1, f"{self.name}: {len(found)} x {cfn_type}"
+        return next(iter(found.items()))
+
+    def owned(self, cfn_type: str, construct: str) -> tuple[str, dict[str, Any]]:
+        """The one resource of a type below a top-level construct ("Workers", "Finalizer")."""
+        found = {k: v for k, v in self.of_type(cfn_type).items() if k.startswith(construct)}
+        assert len(found) == 1, f"{self.name}: {len(found)} x {cfn_type} in {construct}"
         return next(iter(found.items()))
 
     def validation_report(self) -> dict[str, Any]:

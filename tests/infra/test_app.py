@@ -63,8 +63,10 @@ def test_app_synth_from_the_repo_root(tmp_path: Path) -> None:
     template = json.loads((tmp_path / "KinesisAggsConsumer.template.json").read_text())
     (stream,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::Kinesis::Stream"]
     assert (stream["Properties"]["Name"], stream["Properties"]["ShardCount"]) == ("trips", 8)
-    (service,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::ECS::Service"]
-    assert service["Properties"]["DesiredCount"] == 4
+    services = {k: r for k, r in template["Resources"].items() if r["Type"] == "AWS::ECS::Service"}
+    (workers,) = [r for k, r in services.items() if k.startswith("WorkersService")]
+    (finalizer,) = [r for k, r in services.items() if k.startswith("FinalizerService")]
+    assert (workers["Properties"]["DesiredCount"], finalizer["Properties"]["DesiredCount"]) == (4, 1)
     assert "table/trips-consumer/index/*" in json.dumps(template)
     asset = staged_asset(tmp_path)
     assert tree_size(asset) < MAX_ASSET_BYTES

@@ -16,6 +16,7 @@ from kinesis_aggs_infra.config import (
     parse_override,
 )
 
+from consumer_app import settings as worker_settings
 from consumer_app.settings import Settings
 
 pytestmark = pytest.mark.infra
@@ -53,6 +54,9 @@ def test_worker_defaults_match_the_worker() -> None:
     assert DEFAULTS["statsIntervalSeconds"] == s.stats_interval_seconds
     assert DEFAULTS["healthMaxAgeSeconds"] == s.health_max_age_seconds
     assert DEFAULTS["retrievalMode"] == s.retrieval_mode == "POLLING"
+    assert DEFAULTS["watermarksTableName"] == s.watermarks_table == "kinesisAggs-watermarks"
+    assert DEFAULTS["watermarkMarginMillis"] == s.watermark_margin_millis == 5000
+    assert DEFAULTS["finalizeIntervalSeconds"] == s.finalize_interval_seconds == 10
     assert (DEFAULTS["streamName"], DEFAULTS["aggregatesTableName"], DEFAULTS["rejectsTableName"],
             DEFAULTS["applicationName"]) == (s.stream_name, s.aggregates_table, s.rejects_table,
                                              s.application_name)
@@ -227,3 +231,85 @@ def test_every_log_retention_maps_to_cdk() -> None:
 
     assert set(LOG_RETENTION.values()) == set(logs.RetentionDays.__members__) - {"INFINITE"}
 
+
+
+# -- final windows ------------------------------------------------------------------------------
+def test_final_window_defaults() -> None:
+    cfg = from_context({})
+    assert (cfg.watermarks_table_name, cfg.watermark_margin_millis, cfg.finalize_interval_seconds,
+            cfg.finality_lag_alarm_seconds) == ("kinesisAggs-watermarks", 5000, 10.0, 600)
+    worker = cfg.worker_environment_vars()
+    assert (worker["WATERMARKS_TABLE"], worker["WATERMARK_MARGIN_MILLIS"]) == \
+        ("kinesisAggs-watermarks", "5000")
+    assert "FINALIZE_INTERVAL_SECONDS" not in worker
+
+
+def test_finalizer_environment_takes_what_the_finalizer_reads() -> None:
+    """The worker's names, window, log level and metrics (workerEnvironment's too), plus its
+    interval; nothing of KCL's, the health check's, the retry budget or the watermark margin."""
+    cfg = from_context({"finalizeIntervalSeconds": "2.5", "watermarkMarginMillis": "0", "windowSeconds": 60,
+                        "logLevel": "debug", "watermarksTableName": "trips-wm",
+                        "workerEnvironment": {"AGGREGATE_SUB_ITEMS": "4", "METRICS": "off",
+                                              "RETRY_BASE_MILLIS": "20", "WRITE_CONCURRENCY": "8",
+                                              "REJECT_PAYLOAD_MAX_BYTES": "512"}})
+    assert cfg.finalizer_environment_vars() == {
+        "STREAM_NAME": "input_stream", "AGGREGATES_TABLE": "kinesisAggs",
+        "REJECTS_TABLE": "kinesisAggs-rejects", "WATERMARKS_TABLE": "trips-wm",
+        "APPLICATION_NAME": "kinesis-aggs-consumer", "WINDOW_SECONDS": "60", "LOG_LEVEL": "DEBUG",
+        "AGGREGATE_SUB_ITEMS": "4", "METRICS": "off", "FINALIZE_INTERVAL_SECONDS": "2.5",
+    }
+
+
+@pytest.mark.parametrize(("ctx", "message"), [
+    ({"watermarkMarginMillis": -1}, "watermarkMarginMillis=-1: must be between 0 and 3600000"),
+    ({"watermarkMarginMillis": 3_600_001}, "watermarkMarginMillis=3600001: must be between 0 and 3600000"),
+    ({"watermarkMarginMillis": "5s"}, "watermarkMarginMillis='5s': must be an integer"),
+    ({"finalizeIntervalSeconds": 0.1}, "finalizeIntervalSeconds=0.1: must be between 0.5 and 3600"),
+    ({"finalizeIntervalSeconds": 3601}, "finalizeIntervalSeconds=3601.0: must be between 0.5 and 3600"),
+    ({"finalizeIntervalSeconds": "often"}, "finalizeIntervalSeconds='often': must be a number"),
+    ({"finalityLagAlarmSeconds": 0}, "finalityLagAlarmSeconds=0: must be between 1 and 604800"),
+    ({"finalityLagAlarmSeconds": 1.5}, "finalityLagAlarmSeconds=1.5: must be an integer"),
+    ({"finalityLagAlarmSeconds": 15},
+     "finalityLagAlarmSeconds=15 must exceed watermarkMarginMillis=5000 + finalizeIntervalSeconds=10 s"),
+    ({"finalityLagAlarmSeconds": 120, "watermarkMarginMillis": 60_000, "finalizeIntervalSeconds": 60},
+     "finalityLagAlarmSeconds=120 must exceed watermarkMarginMillis=60000 + finalizeIntervalSeconds=60 s"),
+    ({"watermarksTableName": "wm"}, "watermarksTableName='wm': a DynamoDB table name"),
+    ({"watermarksTableName": "kinesisAggs"}, "aggregatesTableName and watermarksTableName must differ"),
+    ({"applicationName": "kinesisAggs-watermarks"},
+     "applicationName names the KCL lease table: it must differ from aggregatesTableName and "
+     "rejectsTableName and watermarksTableName"),
+    ({"workerEnvironment": {"WATERMARKS_TABLE": "x"}},
+     "workerEnvironment.WATERMARKS_TABLE: set by the stack"),
+    ({"workerEnvironment": {"FINALIZE_INTERVAL_SECONDS": "1"}},
+     "workerEnvironment.FINALIZE_INTERVAL_SECONDS: set by the stack"),
+    ({"workerEnvironment": {"WATERMARK_MARGIN_MILLIS": "1"}},
+     "workerEnvironment.WATERMARK_MARGIN_MILLIS: set by the stack"),
+])
+def test_final_window_settings_are_checked(ctx: dict[str, Any], message: str) -> None:
+    assert message in cfg_error(**ctx)
+
+
+def test_final_window_settings_are_reported_once_by_their_key() -> None:
+    """The worker's own check (consumer_app.settings) would report them again by variable name."""
+    msg = cfg_error(watermarkMarginMillis=-1, finalizeIntervalSeconds=0)
+    assert "watermarkMarginMillis=-1" in msg and "finalizeIntervalSeconds=0.0" in msg
+    assert "WATERMARK_MARGIN_MILLIS" not in msg and "FINALIZE_INTERVAL_SECONDS" not in msg
+    # a finalizer variable set through workerEnvironment is checked by the worker's rules
+    msg = cfg_error(workerEnvironment={"METRICS": "loud"})
+    assert "worker environment: METRICS='loud': one of emf, off" in msg
+
+
+@pytest.mark.parametrize(("key", "var", "lo", "hi", "step"), [
+    ("watermarkMarginMillis", "WATERMARK_MARGIN_MILLIS", 0, 3_600_000, 1),
+    ("finalizeIntervalSeconds", "FINALIZE_INTERVAL_SECONDS", 0.5, 3600, 0.01),
+])
+def test_final_window_bounds_are_the_workers(key: str, var: str, lo: float, hi: float, step: float) -> None:
+    """The stack accepts exactly what the worker accepts: a value passed at synth cannot stop a task."""
+    lag = {"finalityLagAlarmSeconds": 7 * 86_400}  # above any margin + interval
+    for value in (lo, hi):
+        from_context({key: value, **lag})
+        worker_settings.from_env({var: str(value), "AWS_REGION": "eu-west-1"})
+    for value in (lo - step, hi + step):
+        assert f"{key}=" in cfg_error(**{key: value}, **lag)
+        with pytest.raises(worker_settings.SettingsError, match=var):
+            worker_settings.from_env({var: str(value), "AWS_REGION": "eu-west-1"})

@@ -76,7 +76,7 @@ def arn(s: Synth, table: str) -> str:
 
 
 def container(s: Synth) -> dict[str, Any]:
-    _, task = s.one("AWS::ECS::TaskDefinition")
+    _, task = s.owned("AWS::ECS::TaskDefinition", "Workers")
     (c,) = task["Properties"]["ContainerDefinitions"]
     return c
 
@@ -101,7 +101,7 @@ def test_cdk_nag_clean_with_explained_acknowledgments(synths: dict[str, Synth], 
     acknowledged = {(v["acknowledgedAt"], v["acknowledgedId"]): v["reason"]
                     for v in nag["suppressedViolations"]}
     assert acknowledged == expected
-    assert len(expected) == {"options": 7, "fanout": 5}.get(name, 4)
+    assert len(expected) == {"options": 9, "fanout": 6}.get(name, 5)
     for reason in expected.values():
         assert len(reason) > 60  # a specific reason, not "ok"
     # CloudFormation's own template checks, run by the CDK at synth, found nothing either
@@ -185,7 +185,7 @@ def test_stream_logical_id_for_the_nag_acknowledgment(synths: dict[str, Synth]) 
 def test_workers_in_proportion_to_shards(synths: dict[str, Synth], name: str) -> None:
     s = synths[name]
     _, target = s.one("AWS::ApplicationAutoScaling::ScalableTarget")
-    _, service = s.one("AWS::ECS::Service")
+    _, service = s.owned("AWS::ECS::Service", "Workers")
     lo, hi = target["Properties"]["MinCapacity"], target["Properties"]["MaxCapacity"]
     desired = service["Properties"]["DesiredCount"]
     assert lo == desired <= hi
@@ -206,12 +206,12 @@ def test_stop_timeout_exceeds_shutdown_grace(synths: dict[str, Synth], name: str
 def test_default_resource_counts(synths: dict[str, Synth]) -> None:
     t = synths["default"].template
     for cfn_type, count in {
-        "AWS::Kinesis::Stream": 1, "AWS::DynamoDB::Table": 2, "AWS::ECS::Cluster": 1,
-        "AWS::ECS::TaskDefinition": 1, "AWS::ECS::Service": 1, "AWS::EC2::VPC": 1, "AWS::EC2::Subnet": 2,
+        "AWS::Kinesis::Stream": 1, "AWS::DynamoDB::Table": 3, "AWS::ECS::Cluster": 1,
+        "AWS::ECS::TaskDefinition": 2, "AWS::ECS::Service": 2, "AWS::EC2::VPC": 1, "AWS::EC2::Subnet": 2,
         "AWS::EC2::NatGateway": 0, "AWS::EC2::InternetGateway": 1, "AWS::EC2::FlowLog": 1,
         "AWS::EC2::SecurityGroup": 1, "AWS::ApplicationAutoScaling::ScalableTarget": 1,
-        "AWS::ApplicationAutoScaling::ScalingPolicy": 3, "AWS::CloudWatch::Alarm": 6,
-        "AWS::CloudWatch::Dashboard": 1, "AWS::Logs::LogGroup": 2, "AWS::IAM::Role": 3,
+        "AWS::ApplicationAutoScaling::ScalingPolicy": 3, "AWS::CloudWatch::Alarm": 8,
+        "AWS::CloudWatch::Dashboard": 1, "AWS::Logs::LogGroup": 2, "AWS::IAM::Role": 4,
         "AWS::KMS::Key": 0, "AWS::Lambda::Function": 0, "AWS::SNS::Topic": 0,
     }.items():
         t.resource_count_is(cfn_type, count)
@@ -231,18 +231,22 @@ def test_default_stream(synths: dict[str, Synth]) -> None:
 def test_table_key_schemas(synths: dict[str, Synth]) -> None:
     s = synths["default"]
     tables = {t["Properties"]["TableName"]: t for t in s.of_type("AWS::DynamoDB::Table").values()}
+    assert set(tables) == {"kinesisAggs", "kinesisAggs-rejects", "kinesisAggs-watermarks"}
     aggs, rejects = tables["kinesisAggs"], tables["kinesisAggs-rejects"]
+    watermarks = tables["kinesisAggs-watermarks"]
     def keys(table: dict[str, Any]) -> list[tuple[str, str, str]]:
         types = {a["AttributeName"]: a["AttributeType"] for a in table["Properties"]["AttributeDefinitions"]}
-        assert len(types) == 2  # key attributes only
+        assert len(types) == len(table["Properties"]["KeySchema"])  # key attributes only
         return [(k["AttributeName"], k["KeyType"], types[k["AttributeName"]])
                 for k in table["Properties"]["KeySchema"]]
 
     assert keys(aggs) == [("vendorId", "HASH", "N"), ("windowStart", "RANGE", "S")]
     assert keys(rejects) == [("shardId", "HASH", "S"), ("sequence", "RANGE", "S")]
+    assert keys(watermarks) == [("shardId", "HASH", "S")]  # one item per shard: no sort key
     assert rejects["Properties"]["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
     assert "TimeToLiveSpecification" not in aggs["Properties"]
-    for table in (aggs, rejects):
+    assert "TimeToLiveSpecification" not in watermarks["Properties"]
+    for table in (aggs, rejects, watermarks):
         assert table["Properties"]["BillingMode"] == "PAY_PER_REQUEST"
         assert table["Properties"]["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
         assert (table["DeletionPolicy"], table["UpdateReplacePolicy"]) == ("Retain", "Retain")
@@ -253,6 +257,7 @@ def test_task_role_least_privilege(synths: dict[str, Synth]) -> None:
     s = synths["default"]
     stream = logical_id(s, s.stack.data.stream)
     aggs, rejects = logical_id(s, s.stack.data.aggregates), logical_id(s, s.stack.data.rejects)
+    watermarks = logical_id(s, s.stack.data.watermarks)
     lease = arn(s, "kinesis-aggs-consumer")
     assert statements(s, "WorkersTaskRoleDefaultPolicy") == {
         "KinesisRead": {
@@ -274,6 +279,14 @@ def test_task_role_least_privilege(synths: dict[str, Synth]) -> None:
                             "resources": [f"${{{aggs}.Arn}}"], "condition": None, "effect": "Allow"},
         "RejectsWrite": {"actions": ["dynamodb:BatchWriteItem", "dynamodb:DescribeTable", "dynamodb:PutItem"],
                          "resources": [f"${{{rejects}.Arn}}"], "condition": None, "effect": "Allow"},
+        # final windows: is the window already final (a consistent read of its item), and the
+        # shard's own watermark, read at start and moved as records are applied (and the
+        # table's key schema checked at start, as for the other two)
+        "AggregatesRead": {"actions": ["dynamodb:GetItem"], "resources": [f"${{{aggs}.Arn}}"],
+                           "condition": None, "effect": "Allow"},
+        "WatermarksPublish": {"actions": ["dynamodb:DescribeTable", "dynamodb:GetItem",
+                                          "dynamodb:UpdateItem"],
+                              "resources": [f"${{{watermarks}.Arn}}"], "condition": None, "effect": "Allow"},
         "KclMetrics": {"actions": ["cloudwatch:PutMetricData"], "resources": ["*"],
                        "condition": {"StringEquals": {"cloudwatch:namespace": "kinesis-aggs-consumer"}},
                        "effect": "Allow"},
@@ -305,8 +318,9 @@ def test_container(synths: dict[str, Synth]) -> None:
         "KCL_PROFILE": "aws", "HEARTBEAT_DIR": "/tmp/kcl-health", "HEALTH_MAX_AGE_SECONDS": "180",
         "SHUTDOWN_GRACE_MILLIS": "25000", "WINDOW_SECONDS": "30", "INITIAL_POSITION": "TRIM_HORIZON",
         "RETRY_MAX_ATTEMPTS": "50", "RETRY_MAX_SECONDS": "120", "REJECT_TTL_DAYS": "14", "LOG_LEVEL": "INFO",
-        "STATS_INTERVAL_SECONDS": "30", "RETRIEVAL_MODE": "POLLING", "AWS_REGION": "${AWS::Region}",
-        "AWS_DEFAULT_REGION": "${AWS::Region}",
+        "STATS_INTERVAL_SECONDS": "30", "RETRIEVAL_MODE": "POLLING",
+        "WATERMARKS_TABLE": "kinesisAggs-watermarks", "WATERMARK_MARGIN_MILLIS": "5000",
+        "AWS_REGION": "${AWS::Region}", "AWS_DEFAULT_REGION": "${AWS::Region}",
     }
     assert c["HealthCheck"] == {"Command": ["CMD", "python", "-m", "consumer_app", "health"],
                                 "Interval": 10, "Timeout": 10, "Retries": 3, "StartPeriod": 120}
@@ -314,7 +328,7 @@ def test_container(synths: dict[str, Synth]) -> None:
     # production hardening: the image's non-root user, a read-only root with a writable /tmp
     assert c["User"] == "10001" and c["ReadonlyRootFilesystem"] is True
     assert c["MountPoints"] == [{"ContainerPath": "/tmp", "ReadOnly": False, "SourceVolume": "tmp"}]
-    task = s.one("AWS::ECS::TaskDefinition")[1]["Properties"]
+    task = s.owned("AWS::ECS::TaskDefinition", "Workers")[1]["Properties"]
     assert task["Volumes"] == [{"Name": "tmp"}]
     assert "LinuxParameters" not in c  # the image's tini is PID 1
     assert c["Essential"] is True
@@ -324,7 +338,7 @@ def test_container(synths: dict[str, Synth]) -> None:
     assert s.resources[log_group]["Properties"]["RetentionInDays"] == 30
     assert s.resources[log_group]["DeletionPolicy"] == "Retain"
     assert "container-assets" in flat(c["Image"])
-    _, task = s.one("AWS::ECS::TaskDefinition")
+    _, task = s.owned("AWS::ECS::TaskDefinition", "Workers")
     assert (task["Properties"]["Cpu"], task["Properties"]["Memory"]) == ("1024", "2048")
     assert task["Properties"]["RuntimePlatform"] == {"CpuArchitecture": "X86_64",
                                                      "OperatingSystemFamily": "LINUX"}
@@ -333,7 +347,7 @@ def test_container(synths: dict[str, Synth]) -> None:
 
 def test_service(synths: dict[str, Synth]) -> None:
     s = synths["default"]
-    _, service = s.one("AWS::ECS::Service")
+    _, service = s.owned("AWS::ECS::Service", "Workers")
     p = service["Properties"]
     assert p["LaunchType"] == "FARGATE"
     assert p["DesiredCount"] == 1
@@ -394,7 +408,7 @@ def test_alarms(synths: dict[str, Synth]) -> None:
     s = synths["default"]
     alarms = _alarms(s)
     assert set(alarms) == {"IteratorAgeAlarm", "ThrottlingAlarm", "TasksBelowDesiredAlarm",
-                           "RejectsShareAlarm"}
+                           "RejectsShareAlarm", "FinalityViolationAlarm", "FinalityLagAlarm"}
     age = alarms["IteratorAgeAlarm"]
     assert (age["Threshold"], age["EvaluationPeriods"], age["DatapointsToAlarm"],
             age["TreatMissingData"]) == (300000, 5, 5, "breaching")
@@ -456,7 +470,9 @@ def test_dashboard(synths: dict[str, Synth]) -> None:
                       "Replays absorbed by the fence, aggregate writes (per minute)",
                       "Batch processing time (ms)",
                       "Lag seen by the processors: millisBehindLatest (max, ms)",
-                      "Workers: running vs desired tasks", "Worker CPU and memory (%)", "Alarms"]
+                      "Workers: running vs desired tasks", "Worker CPU and memory (%)",
+                      "Final windows: global watermark lag (max, s); windows finalized, late and refused "
+                      "records (per minute)", "Alarms"]
     strings = set(_strings(body))
     for needle in ("GetRecords.IteratorAgeMilliseconds", "IncomingRecords", "GetRecords.Records",
                    "WriteThrottleEvents", "ReadThrottleEvents",
@@ -492,8 +508,12 @@ def test_outputs(synths: dict[str, Synth]) -> None:
             if k in ("StreamName", "LeaseTableName", "DashboardName")} == {
         "StreamName": f"${{{logical_id(synths['default'], synths['default'].stack.data.stream)}}}",
         "LeaseTableName": "kinesis-aggs-consumer", "DashboardName": "kinesis-aggs-consumer"}
-    assert {"AggregatesTableName", "RejectsTableName", "ClusterName", "ServiceName", "LogGroupName",
-            "DashboardUrl"} <= set(outputs)
+    assert {"AggregatesTableName", "RejectsTableName", "WatermarksTableName", "ClusterName", "ServiceName",
+            "FinalizerServiceName", "LogGroupName", "DashboardUrl"} <= set(outputs)
+    finalizer = synths["default"].owned("AWS::ECS::Service", "Finalizer")[0]
+    assert outputs["FinalizerServiceName"]["Value"] == {"Fn::GetAtt": [finalizer, "Name"]}
+    watermarks = logical_id(synths["default"], synths["default"].stack.data.watermarks)
+    assert outputs["WatermarksTableName"]["Value"] == {"Ref": watermarks}
 
 
 # -- provisioned streams ---------------------------------------------------------------------
@@ -505,7 +525,7 @@ def test_provisioned(synths: dict[str, Synth], name: str, shards: int, desired: 
     assert stream["Properties"]["StreamModeDetails"] == {"StreamMode": "PROVISIONED"}
     assert stream["Properties"]["ShardCount"] == shards
     _, target = s.one("AWS::ApplicationAutoScaling::ScalableTarget")
-    _, service = s.one("AWS::ECS::Service")
+    _, service = s.owned("AWS::ECS::Service", "Workers")
     assert service["Properties"]["DesiredCount"] == desired
     assert (target["Properties"]["MinCapacity"], target["Properties"]["MaxCapacity"]) == (desired, ceiling)
 
@@ -516,7 +536,7 @@ def test_existing_vpc(synths: dict[str, Synth]) -> None:
     for cfn_type in ("AWS::EC2::VPC", "AWS::EC2::Subnet", "AWS::EC2::FlowLog", "AWS::EC2::NatGateway",
                      "AWS::EC2::InternetGateway"):
         s.template.resource_count_is(cfn_type, 0)
-    _, service = s.one("AWS::ECS::Service")
+    _, service = s.owned("AWS::ECS::Service", "Workers")
     conf = service["Properties"]["NetworkConfiguration"]["AwsvpcConfiguration"]
     assert conf["AssignPublicIp"] == "DISABLED"
     assert conf["Subnets"] == list(PRIVATE_SUBNETS)
@@ -539,7 +559,7 @@ def test_options(synths: dict[str, Synth]) -> None:
     private = {k for k, v in s.of_type("AWS::EC2::Subnet").items()
                if not v["Properties"]["MapPublicIpOnLaunch"]}
     assert len(private) == 2
-    _, service = s.one("AWS::ECS::Service")
+    _, service = s.owned("AWS::ECS::Service", "Workers")
     conf = service["Properties"]["NetworkConfiguration"]["AwsvpcConfiguration"]
     assert conf["AssignPublicIp"] == "DISABLED"
     assert {flat(x)[2:-1] for x in conf["Subnets"]} == private
@@ -563,7 +583,7 @@ def test_options(synths: dict[str, Synth]) -> None:
     for alarm in _alarms(s).values():
         assert alarm["AlarmActions"] == [ALARM_TOPIC] and alarm["OKActions"] == [ALARM_TOPIC]
     # ARM task, image built for ARM
-    _, task = s.one("AWS::ECS::TaskDefinition")
+    _, task = s.owned("AWS::ECS::TaskDefinition", "Workers")
     assert task["Properties"]["RuntimePlatform"]["CpuArchitecture"] == "ARM64"
     assets = json.loads((s.outdir / f"{s.stack.stack_name}.assets.json").read_text())
     (image,) = assets["dockerImages"].values()

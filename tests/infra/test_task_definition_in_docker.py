@@ -61,7 +61,7 @@ def test_the_worker_task_definition_runs_on_docker(synths: dict[str, Synth], ima
                                                     backend: Backend,  # noqa: F811
                                                     containers: list[engine.Container]) -> None:  # noqa: F811
     s = synths["default"]
-    (task,) = [r["Properties"] for r in s.resources.values() if r["Type"] == "AWS::ECS::TaskDefinition"]
+    task = s.owned("AWS::ECS::TaskDefinition", "Workers")[1]["Properties"]
     (container,) = task["ContainerDefinitions"]
     flags, command, env = docker_flags(task, container)
     assert "--read-only" in flags and "--user" in flags, flags
