@@ -2,9 +2,9 @@
 
 A private local stack (free loopback ports, its own logs under ``.local/demo/``), two
 supervised workers sharing a 4-shard stream, the producer at about 200 records/s with 5 %
-unclean records for 90 s, a live table of aggregates, rejects and shard leases, then a
-graceful stop and a reconciliation: produced = aggregated + rejected, and per-vendor sums
-equal to the producer's.  Exit status 1 if anything differs.
+unclean records for 90 s, the finalizer, a live table of aggregates (final windows marked),
+rejects and shard leases, then a graceful stop and a reconciliation: produced = aggregated +
+rejected, and per-vendor sums equal to the producer's.  Exit status 1 if anything differs.
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ from rich.live import Live
 from rich.table import Table
 
 from consumer_app.local import inspect, stack
-from consumer_app.local.workers import Supervisor, Worker, worker_env
+from consumer_app.local.workers import Supervisor, Worker, finalizer, worker_env
 from consumer_app.reconcile import Observed, reconcile
-from consumer_app.rules.sub_items import window_of
+from consumer_app.window_report import finality_lag_s, rows
 from producer.__main__ import parse_args as producer_args
 from producer.__main__ import run as produce
 from producer.summary import Summary
@@ -85,16 +85,12 @@ def _view(st: stack.Stack, app: str, summary: Summary, tail: EventTail, started:
                  f"aggregated trips [b]{sum(int(i['trips']['N']) for i in aggs):,}[/b]",
                  f"rejected [b]{sum(rejects.values()):,}[/b]")
 
-    t_aggs = Table(title="kinesisAggs (latest windows)", expand=False)
-    for col in ("vendor", "window start (UTC)", "passenger", "trips"):
+    t_aggs = Table(title="kinesisAggs (latest windows; final = will not change any more)", expand=False)
+    for col in ("vendor", "window start (UTC)", "passenger", "trips", "state"):
         t_aggs.add_column(col, justify="right")
-    windows: dict[tuple[str, int], list[int]] = {}  # sub-items of a window added up
-    for it in aggs:
-        w = windows.setdefault((window_of(it["windowStart"]["S"]), int(it["vendorId"]["N"])), [0, 0])
-        w[0] += int(it["passenger"]["N"])
-        w[1] += int(it["trips"]["N"])
-    for (window, vendor), (passenger, trips) in sorted(windows.items())[-8:]:
-        t_aggs.add_row(str(vendor), window, str(passenger), str(trips))
+    for w in rows(aggs)[-8:]:  # sub-items of a window added up
+        t_aggs.add_row(str(w.vendor_id), w.window_start, str(w.passenger), str(w.trips),
+                       "[green]final[/green]" if w.final else "open")
 
     t_rej = Table(title="rejects by reason")
     t_rej.add_column("reason")
@@ -128,13 +124,14 @@ def main(args: argparse.Namespace) -> int:
         console.print(f"[red]demo: local backend failed: {exc}[/red]")
         st.stop()
         return 1
-    env = worker_env(st.env(), app, STATS_INTERVAL_SECONDS="2", SHUTDOWN_GRACE_MILLIS="20000")
+    env = worker_env(st.env(), app, STATS_INTERVAL_SECONDS="2", SHUTDOWN_GRACE_MILLIS="20000",
+                     FINALIZE_INTERVAL_SECONDS="2")
     workers = [Worker(f"worker-{i + 1}", env, log_dir) for i in range(args.workers)]
     summary = Summary()
     failure: list[str] = []
     try:
         started = time.monotonic()  # the figure "after the workers started" counts from here
-        with Supervisor(workers) as sup:
+        with Supervisor([*workers, finalizer(env, log_dir)]) as sup:
             console.print(f"demo: {args.workers} workers (application {app}); producing "
                           f"{args.rate:g} records/s for {args.duration:g}s, "
                           f"{args.unclean_ratio:.0%} unclean")
@@ -157,6 +154,8 @@ def main(args: argparse.Namespace) -> int:
             prod.start()
             tail = EventTail(workers)
             drained = _watch(st, app, summary, tail, started, prod, sup.check)
+            if not drained:
+                _wait_final(st, app, summary, tail, started)
             codes = sup.stop_gracefully(timeout_s=40)
             console.print(f"demo: workers stopped (exit codes {codes}; 143 = stopped by SIGTERM "
                           "after the final checkpoints)")
@@ -176,6 +175,23 @@ def main(args: argparse.Namespace) -> int:
         return 0 if result.ok and not failure else 1
     finally:
         st.stop()
+
+
+def _wait_final(st: stack.Stack, app: str, summary: Summary, tail: EventTail, started: float,
+                timeout_s: float = 20) -> None:
+    """Idle for a moment: the windows before the latest one become final, and are shown so."""
+    ddb = st.client("dynamodb")
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        found = rows(inspect.scan_all(ddb, st.aggregates_table))
+        if all(w.final for w in found if w.window_start != found[-1].window_start):
+            break
+        time.sleep(1)
+    console.print(_view(st, app, summary, tail, started, False))
+    lags = sorted(finality_lag_s(w) for w in found if w.final)
+    if lags:
+        console.print(f"demo: {len(lags)} of {len(found)} windows final, marked "
+                      f"{lags[0]:.1f}-{lags[-1]:.1f} s after their end (median {lags[len(lags) // 2]:.1f} s)")
 
 
 def _watch(st: stack.Stack, app: str, summary: Summary, tail: EventTail, started: float,

@@ -52,6 +52,13 @@ def rows(items: Iterable[dict[str, Any]]) -> list[WindowRow]:
             for (vendor, start), r in sorted(merged.items(), key=lambda kv: (kv[0][1], kv[0][0]))]
 
 
+def finality_lag_s(row: WindowRow) -> float:
+    """Seconds from a final window's end to its (last) final mark."""
+    assert row.final_at is not None
+    marked = datetime.strptime(row.final_at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    return (marked.timestamp() * 1000 - parse_iso_utc(row.window_end)) / 1000
+
+
 def load(dynamodb: Any, table: str, vendor: int | None = None, since: str | None = None) -> list[WindowRow]:
     """The rows of one vendor (a Query) or of all (a Scan), from windows starting at ``since``."""
     kwargs: dict[str, Any] = {"TableName": table, "ConsistentRead": True}
