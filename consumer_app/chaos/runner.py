@@ -17,13 +17,14 @@ from consumer_app.chaos.harness import Result
 from consumer_app.chaos.scenarios import FULL, SCENARIOS, SMALL
 
 COLUMNS = ("scenario", "produced", "clean aggregated", "rejected", "lost", "counted twice",
-           "recovery s", "result")
+           "recovery s", "final windows", "result")
 
 
 def row(r: Result) -> list[str]:
     rec = "-" if r.recovery_s is None else f"{r.recovery_s:.1f}"
     return [r.scenario, str(r.produced), str(r.aggregated), str(r.rejected), str(r.lost),
-            str(r.counted_twice), rec, "PASS" if r.passed else "FAIL"]
+            str(r.counted_twice), rec, str(r.details.get("final_windows", "-")),
+            "PASS" if r.passed else "FAIL"]
 
 
 def table(results: list[Result]) -> str:

@@ -26,12 +26,12 @@ from kinesis_aggs_infra.service import WorkerService, app_container, fargate_tas
 FINALIZE_COMMAND = ("finalize",)
 #: The smallest Fargate size: a pass is a few API calls every few seconds.
 FINALIZER_CPU, FINALIZER_MEMORY_MIB = 256, 512
-#: ListShards: the shards whose watermarks make the global one; DescribeStreamSummary: the stream.
-STREAM_ACTIONS = ("kinesis:DescribeStreamSummary", "kinesis:ListShards")
-#: A consistent Scan of the shards' watermarks; GetItem and UpdateItem of single items, such as
-#: its own (consumer_app.tables.FINALITY_ITEM: how far windows are marked final); DescribeTable
-#: for its start-up check of the key schema (as for the aggregates table).
-WATERMARKS_ACTIONS = ("dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:Scan", "dynamodb:UpdateItem")
+#: ListShards: the shards whose watermarks make the global one (consumer_app/finality.py).
+STREAM_ACTIONS = ("kinesis:ListShards",)
+#: A consistent Scan of the shards' watermarks; UpdateItem of its own item
+#: (consumer_app.tables.FINALITY_ITEM: how far windows are marked final); DescribeTable for
+#: its start-up check of the key schema (as for the aggregates table).
+WATERMARKS_ACTIONS = ("dynamodb:DescribeTable", "dynamodb:Scan", "dynamodb:UpdateItem")
 #: Query a vendor's windows, then a conditional UpdateItem that sets final/finalAt.
 AGGREGATES_FINALIZE_ACTIONS = ("dynamodb:DescribeTable", "dynamodb:Query", "dynamodb:UpdateItem")
 

@@ -39,10 +39,9 @@ def test_finalizer_task_role_least_privilege(synths: dict[str, Synth], name: str
     stream = logical_id(s, s.stack.data.stream)
     aggs, watermarks = logical_id(s, s.stack.data.aggregates), logical_id(s, s.stack.data.watermarks)
     assert statements(s, "FinalizerTaskRoleDefaultPolicy") == {
-        "StreamShards": {"actions": ["kinesis:DescribeStreamSummary", "kinesis:ListShards"],
+        "StreamShards": {"actions": ["kinesis:ListShards"],
                          "resources": [f"${{{stream}.Arn}}"], "condition": None, "effect": "Allow"},
-        "Watermarks": {"actions": ["dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:Scan",
-                                   "dynamodb:UpdateItem"],
+        "Watermarks": {"actions": ["dynamodb:DescribeTable", "dynamodb:Scan", "dynamodb:UpdateItem"],
                        "resources": [f"${{{watermarks}.Arn}}"], "condition": None, "effect": "Allow"},
         "AggregatesFinalize": {"actions": ["dynamodb:DescribeTable", "dynamodb:Query", "dynamodb:UpdateItem"],
                                "resources": [f"${{{aggs}.Arn}}"], "condition": None, "effect": "Allow"},
