@@ -36,7 +36,7 @@ from consumer_app.dynamo.clients import control_client
 from consumer_app.dynamo.errors import error_code
 from consumer_app.dynamo.schema import TableProblem, check_table
 from consumer_app.dynamo.watermarks import WatermarkStore, now_iso
-from consumer_app.metrics import WATERMARK_LAG, WINDOWS_FINALIZED, emf_line
+from consumer_app.metrics import WATERMARK_LAG, WINDOWS_FINALIZED, emf_lines
 from consumer_app.rules.sub_items import SEPARATOR, window_of
 from consumer_app.rules.watermarks import ShardMark, final_through, global_watermark
 from consumer_app.rules.windows import iso_utc
@@ -167,7 +167,7 @@ def _report(result: PassResult, settings: Settings, out: IO[str], waiting: list[
         ctx.put_metric(WINDOWS_FINALIZED, result.marked, "Count")
         if p.global_ms is not None:
             ctx.put_metric(WATERMARK_LAG, round((now_ms - p.global_ms) / 1000, 3), "Seconds")
-        for line in emf_line(ctx):
+        for line in emf_lines(ctx):
             out.write(line + "\n")
         out.flush()
     return p.waiting_for

@@ -117,13 +117,13 @@ class Emitter:
         return ctx
 
 
-def emf_line(ctx: MetricsContext) -> list[str]:
+def emf_lines(ctx: MetricsContext) -> list[str]:
     """A metrics context as EMF lines (more than 100 values are split over several)."""
     return list(LogSerializer.serialize(ctx))
 
 
 def _serialize(ctx: MetricsContext) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in emf_line(ctx)]
+    return [json.loads(line) for line in emf_lines(ctx)]
 
 
 def is_emf(doc: dict[str, Any]) -> bool:
