@@ -96,3 +96,27 @@ def test_the_checker_can_fail() -> None:
     del broken["Stream"]
     assert len(problems(broken)) == 2
     assert problems({"RecordsIn": 1}) == ["no _aws metadata object"]
+
+
+def test_the_finalizer_reports_windows_finalized_and_the_watermark_lag() -> None:
+    import time
+
+    from consumer_app.finality import PassResult, Progress, _report
+    from consumer_app.rules.watermarks import ShardMark
+    from consumer_app.settings import Settings
+
+    now_ms = int(time.time() * 1000)
+    progress = Progress(["s0", "s1"], {"s0": ShardMark(now_ms - 12_000), "s1": ShardMark(now_ms - 9_000)},
+                        {1, 2}, now_ms - 12_000, None)
+    out = io.StringIO()
+    s = Settings(region="us-east-1", application_name="app-x", stream_name="trips")
+    waiting = _report(PassResult(progress, now_ms - 30_000, 3), s, out, ["s1"])
+    docs = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert waiting == [] and len(docs) == 1 and problems(docs[0]) == []
+    doc = docs[0]
+    assert doc["WindowsFinalized"] == 3 and 12 <= doc["GlobalWatermarkLag"] < 13
+    assert doc["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "app-x" and doc["Stream"] == "trips"
+    blocked = Progress(["s0", "s1"], {"s0": ShardMark(now_ms)}, set(), None, None)
+    out = io.StringIO()
+    assert _report(PassResult(blocked, None, 0), s, out, []) == ["s1"]
+    assert "GlobalWatermarkLag" not in json.loads(out.getvalue())  # no lag while a shard has none
