@@ -70,12 +70,22 @@ class PassResult:
     marked: int  # (vendor, window) aggregates marked final by this pass
 
 
+def _one_shot_connection(request: Any, **_: Any) -> None:
+    request.headers["Connection"] = "close"
+
+
 class Finalizer:
     def __init__(self, settings: Settings, kinesis: Any, dynamodb: Any) -> None:
         self.settings = settings
         self.kinesis = kinesis
         self.dynamodb = dynamodb
         self.store = WatermarkStore(dynamodb, settings.watermarks_table)
+        # One connection per ListShards call.  A client that polls every few seconds on a
+        # keep-alive connection is never idle long enough for a stopping server to drop it:
+        # a persistent kinesis-local then never finishes its shutdown (and is killed before
+        # it writes its snapshot: seen in the emulator_restart scenario).  One call per
+        # pass costs nothing worth keeping a connection for.
+        kinesis.meta.events.register("before-send.kinesis", _one_shot_connection)
 
     def shard_ids(self) -> list[str]:
         """Every shard the stream lists: open, closed (within retention) and children."""

@@ -3,8 +3,10 @@ watermark fence, the finalizer's passes (resharding included) and ``windows`` (d
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -192,3 +194,38 @@ def test_windows_command_lists_states_and_the_global_watermark(backend: stack.St
     assert "global watermark 2025-11-27T08:00:30Z" in text.stdout
     bad = windows("--since", "yesterday")
     assert bad.returncode == 2 and "not an ISO-8601 UTC time" in bad.stderr
+
+
+def test_a_polling_finalizer_does_not_hold_a_stopping_kinesis_local(tmp_path: Path) -> None:
+    """kinesis-local drains its connections before it writes its snapshot and exits; a
+    keep-alive connection used every second never drains.  The finalizer's calls each use
+    their own connection, so the emulator stops as it does with no client at all."""
+    import threading
+
+    from consumer_app.local import emulators
+
+    st = stack.private_stack(tmp_path, shards=1)
+    st.start(persist=True)
+    stop = threading.Event()
+    try:
+        s = _settings(st, st.aggregates_table, st.stream)
+        fin = Finalizer(s, st.client("kinesis"), st.client("dynamodb"))
+
+        def poll() -> None:
+            while not stop.is_set():
+                with contextlib.suppress(Exception):
+                    fin.shard_ids()
+                stop.wait(0.2)
+
+        poller = threading.Thread(target=poll, daemon=True)
+        poller.start()
+        time.sleep(1.0)
+        started = time.monotonic()
+        os.killpg(st.kinesis_pid or 0, signal.SIGTERM)
+        while emulators.alive(st.kinesis_pid or 0) and time.monotonic() - started < 20:
+            time.sleep(0.1)
+        took = time.monotonic() - started
+        assert not emulators.alive(st.kinesis_pid or 0), f"kinesis-local still running after {took:.0f} s"
+    finally:
+        stop.set()
+        st.stop()
