@@ -76,11 +76,10 @@ def start(containers: list[engine.Container], backend: Backend, *flags: str, **e
     return c
 
 
-def documented_run(doc: str) -> list[str]:
+def documented_run(doc: str, start: str = "docker run -d --name kcl-1 --network host") -> list[str]:
     """The `docker run` line a page shows for the local emulators, as arguments."""
     lines = doc.splitlines()
-    first = next(i for i, line in enumerate(lines) if line.strip().startswith("docker run -d --name kcl-1 "
-                                                                               "--network host"))
+    first = next(i for i, line in enumerate(lines) if line.strip().startswith(start))
     text = ""
     for line in lines[first:]:
         text += line.strip().rstrip("\\") + " "
@@ -245,3 +244,31 @@ def test_hardened_run_read_only_no_capabilities_memory_limit(
     assert limit == "1GiB", limit
     took = c.stop(STOP_TIMEOUT_S)
     assert c.state()["ExitCode"] == 0 and took < GRACE_MS / 1000, (took, c.logs()[-2000:])
+
+
+def test_the_finalizer_and_windows_lines_of_the_docs_run(image: str, backend: Backend,
+                                                         containers: list[engine.Container]) -> None:
+    """docs/docker.md's finalizer container and one-off ``windows`` container, as written
+    (endpoints pointed at this test's stack): the finalizer passes, ``windows`` answers."""
+    doc = (engine.ROOT / "docs" / "docker.md").read_text()
+
+    def local(args: list[str]) -> list[str]:
+        return [a.replace("http://127.0.0.1:4567", backend.stack.kinesis_url)
+                .replace("http://127.0.0.1:4568", backend.stack.dynamodb_url) for a in args]
+
+    fin = local(documented_run(doc, "docker run -d --name kcl-finalizer "))
+    assert fin[-2:] == ["kinesis-aggs-consumer", "finalize"] and "--no-healthcheck" in fin, fin
+    c = engine.Container(name())
+    containers.append(c)
+    engine.docker("run", "-d", "--name", c.name, "--label", engine.LABEL,
+                  *fin[fin.index("kcl-finalizer") + 1:-2], engine.IMAGE, "finalize")
+    backend.wait_until("the finalizer reports a pass", lambda: any(
+        '"WindowsFinalized"' in line for line in c.stderr_lines()), 60)
+    assert c.state()["Running"] and c.health() == "none", c.logs()[-2000:]
+    assert c.stop(STOP_TIMEOUT_S) < 5 and c.state()["ExitCode"] == 0, c.logs()[-2000:]
+
+    report = local(documented_run(doc, "docker run --rm --network host "))
+    assert report[-2:] == ["kinesis-aggs-consumer", "windows"], report
+    r = engine.docker(*report[1:-2], "--label", engine.LABEL, engine.IMAGE, "windows", "--json")
+    doc_out = json.loads(r.stdout)
+    assert set(doc_out) == {"globalWatermark", "finalThrough", "waitingFor", "windows"}, doc_out
