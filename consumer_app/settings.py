@@ -18,6 +18,7 @@ from typing import Any
 from consumer_app.rules.retry import RetryPolicy
 from consumer_app.rules.sub_items import MAX_SUB_ITEMS
 from consumer_app.rules.windows import MAX_WINDOW_SECONDS
+from consumer_app.tables import watermarks_table_for
 
 
 class SettingsError(ValueError):
@@ -80,7 +81,7 @@ class Settings:
 
     def __post_init__(self) -> None:
         if not self.watermarks_table:  # the aggregates' companion, like their rejects table
-            object.__setattr__(self, "watermarks_table", f"{self.aggregates_table}-watermarks")
+            object.__setattr__(self, "watermarks_table", watermarks_table_for(self.aggregates_table))
 
     @property
     def bootstraps_leases(self) -> bool:

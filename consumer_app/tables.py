@@ -45,6 +45,11 @@ REJECTS = TableSpec(partition_key=("shardId", "S"), sort_key=("sequence", "S"), 
 WATERMARKS = TableSpec(partition_key=("shardId", "S"), sort_key=None)
 FINALITY_ITEM = "~finality"
 
+
+def watermarks_table_for(aggregates_table: str) -> str:
+    """The default watermarks table: the aggregates table's companion."""
+    return f"{aggregates_table}-watermarks"
+
 #: On an aggregate item: ``final`` (BOOL) and ``finalAt`` (S) once its window is final.
 FINAL = "final"
 FINAL_AT = "finalAt"

@@ -19,6 +19,7 @@ from botocore.config import Config
 
 from consumer_app.local import emulators
 from consumer_app.local.resources import ensure_all
+from consumer_app.tables import watermarks_table_for
 
 REGION = "us-east-1"
 # Dummy credentials: the emulators accept any; real AWS would refuse them.
@@ -42,7 +43,7 @@ class Stack:
     @property
     def watermarks_table(self) -> str:
         """The name a worker derives when WATERMARKS_TABLE is not set."""
-        return f"{self.aggregates_table}-watermarks"
+        return watermarks_table_for(self.aggregates_table)
 
     @property
     def kinesis_url(self) -> str:

@@ -21,7 +21,7 @@ from consumer_app.local import emulators, stack
 from consumer_app.local.fault_proxy import FaultProxy
 from consumer_app.local.resources import ensure_table
 from consumer_app.rules.retry import RetryPolicy
-from consumer_app.tables import AGGREGATES, REJECTS, WATERMARKS
+from consumer_app.tables import AGGREGATES, REJECTS, WATERMARKS, watermarks_table_for
 
 _names = itertools.count(1)
 
@@ -58,7 +58,7 @@ def tables(ddb: Any) -> tuple[str, str]:
     aggs, rejects = f"aggs-{os.getpid()}-{n}", f"rejects-{os.getpid()}-{n}"
     ensure_table(ddb, aggs, AGGREGATES)
     ensure_table(ddb, rejects, REJECTS)
-    ensure_table(ddb, f"{aggs}-watermarks", WATERMARKS)
+    ensure_table(ddb, watermarks_table_for(aggs), WATERMARKS)
     return aggs, rejects
 
 
