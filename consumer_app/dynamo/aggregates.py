@@ -24,7 +24,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from consumer_app.dynamo.attempts import AttemptRunner, UnitResult
-from consumer_app.dynamo.errors import WriteFailed, error_code, kind_of
+from consumer_app.dynamo.errors import WriteFailed, error_code
 from consumer_app.rules.aggregation import AggregateKey, Contribution, Position
 from consumer_app.rules.sub_items import sort_key
 from consumer_app.rules.windows import iso_utc
@@ -88,7 +88,7 @@ class AggregateWriter:
                 item = self.client.get_item(TableName=self.table, Key=self._key(key),
                                             ConsistentRead=True).get("Item")
             except Exception as exc:
-                return UnitResult(failed=[(contribution, kind_of(exc), 1)], last_error=error_code(exc))
+                return UnitResult.failure(contribution, exc)
             expected = _mark_of(item, self.mark_attr)
             self._remember(key, expected)
             rest = contribution.above(expected)
@@ -101,8 +101,7 @@ class AggregateWriter:
                 self.client.update_item(**self._request(rest, expected))
             except ClientError as exc:
                 if error_code(exc) != "ConditionalCheckFailedException":
-                    return UnitResult(failed=[(rest, kind_of(exc), 1)], last_error=error_code(exc),
-                                      skipped=contribution.trips - rest.trips)
+                    return UnitResult.failure(rest, exc, skipped=contribution.trips - rest.trips)
                 item = exc.response.get("Item")
                 actual = _mark_of(item, self.mark_attr)
                 self._remember(key, actual)
@@ -112,8 +111,7 @@ class AggregateWriter:
                     return self._refuse(rest, contribution.trips - rest.trips)
                 continue
             except Exception as exc:  # connection errors and the like: classified, retried
-                return UnitResult(failed=[(rest, kind_of(exc), 1)], last_error=error_code(exc),
-                                  skipped=contribution.trips - rest.trips)
+                return UnitResult.failure(rest, exc, skipped=contribution.trips - rest.trips)
             self._remember(key, rest.last)
             return UnitResult(succeeded=1, skipped=contribution.trips - rest.trips)
         raise WriteFailed(f"aggregates {self.table}: the fence on {key} kept moving "

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from consumer_app.counters import ShardCounters
-from consumer_app.dynamo.errors import WriteFailed
+from consumer_app.dynamo.errors import WriteFailed, error_code, kind_of
 from consumer_app.logs import event
 from consumer_app.rules.retry import ErrorKind, Outcome, RetryPolicy, assess, decide
 
@@ -32,6 +32,11 @@ class UnitResult(Generic[U]):
     skipped: int = 0  # records already applied, found under a high-water mark
     failed: list[tuple[U, ErrorKind, int]] = field(default_factory=list)  # (rest, kind, writes)
     last_error: str = ""
+
+    @classmethod
+    def failure(cls, unit: U, exc: BaseException, writes: int = 1, skipped: int = 0) -> UnitResult[U]:
+        """``unit`` failed with ``exc`` (classified; re-raised if it is no AWS error)."""
+        return cls(failed=[(unit, kind_of(exc), writes)], last_error=error_code(exc), skipped=skipped)
 
 
 @dataclass

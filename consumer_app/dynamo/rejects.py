@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from consumer_app.dynamo.attempts import AttemptRunner, UnitResult
-from consumer_app.dynamo.errors import error_code, kind_of
 from consumer_app.rules.aggregation import Position
 from consumer_app.rules.retry import ErrorKind
 
@@ -73,7 +72,7 @@ class RejectWriter:
                 RequestItems={self.table: [{"PutRequest": {"Item": it}} for it in chunk]}
             )
         except Exception as exc:
-            return UnitResult(failed=[(chunk, kind_of(exc), len(chunk))], last_error=error_code(exc))
+            return UnitResult.failure(chunk, exc, writes=len(chunk))
         left = [u["PutRequest"]["Item"] for u in resp.get("UnprocessedItems", {}).get(self.table, [])]
         done = len(chunk) - len(left)
         if not left:

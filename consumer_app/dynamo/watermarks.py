@@ -17,9 +17,13 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from consumer_app.dynamo.attempts import AttemptRunner, UnitResult
-from consumer_app.dynamo.errors import error_code, kind_of
+from consumer_app.dynamo.errors import error_code
 from consumer_app.rules.watermarks import ShardMark
 from consumer_app.tables import FINALITY_ITEM
+
+
+def _watermark_of(item: dict[str, Any] | None) -> int | None:
+    return int(item["watermark"]["N"]) if item and "watermark" in item else None
 
 
 def now_iso() -> str:
@@ -34,9 +38,8 @@ class WatermarkStore:
     # -- a record processor's side ----------------------------------------------------
     def read(self, shard_id: str) -> int | None:
         """The shard's published watermark (consistent read), None if it has none."""
-        item = self.client.get_item(TableName=self.table, Key={"shardId": {"S": shard_id}},
-                                    ConsistentRead=True).get("Item") or {}
-        return int(item["watermark"]["N"]) if "watermark" in item else None
+        return _watermark_of(self.client.get_item(TableName=self.table, Key={"shardId": {"S": shard_id}},
+                                                  ConsistentRead=True).get("Item"))
 
     def publish(self, runner: AttemptRunner, shard_id: str, watermark_ms: int | None,
                 vendors: set[int], position: str, ended: bool = False) -> int | None:
@@ -50,12 +53,11 @@ class WatermarkStore:
                 self.client.update_item(**req)
             except ClientError as exc:
                 if error_code(exc) == "ConditionalCheckFailedException":
-                    item = exc.response.get("Item") or {}
-                    held[0] = int(item["watermark"]["N"]) if "watermark" in item else None
+                    held[0] = _watermark_of(exc.response.get("Item"))
                     return UnitResult(skipped=1)
-                return UnitResult(failed=[(req, kind_of(exc), 1)], last_error=error_code(exc))
+                return UnitResult.failure(req, exc)
             except Exception as exc:
-                return UnitResult(failed=[(req, kind_of(exc), 1)], last_error=error_code(exc))
+                return UnitResult.failure(req, exc)
             return UnitResult(succeeded=1)
 
         runner.run(f"watermark {self.table}", [request], write, "watermarks")
@@ -103,8 +105,7 @@ class WatermarkStore:
                 if key == FINALITY_ITEM:
                     through = int(item["finalThrough"]["N"]) if "finalThrough" in item else None
                     continue
-                wm = int(item["watermark"]["N"]) if "watermark" in item else None
-                marks[key] = ShardMark(wm, bool(item.get("ended", {}).get("BOOL", False)))
+                marks[key] = ShardMark(_watermark_of(item), bool(item.get("ended", {}).get("BOOL", False)))
                 vendors.update(int(v) for v in item.get("vendors", {}).get("NS", []))
             if "LastEvaluatedKey" not in page:
                 return marks, vendors, through
