@@ -38,7 +38,7 @@ from consumer_app.dynamo.schema import TableProblem, check_table
 from consumer_app.dynamo.watermarks import WatermarkStore, now_iso
 from consumer_app.metrics import WATERMARK_LAG, WINDOWS_FINALIZED, emf_lines
 from consumer_app.rules.sub_items import SEPARATOR, window_of
-from consumer_app.rules.watermarks import ShardMark, final_through, global_watermark
+from consumer_app.rules.watermarks import ShardMark, final_through, global_watermark, waiting_for
 from consumer_app.rules.windows import iso_utc
 from consumer_app.settings import Settings, SettingsError, from_env
 from consumer_app.tables import AGGREGATES, FINAL, FINAL_AT, WATERMARKS
@@ -59,8 +59,7 @@ class Progress:
     @property
     def waiting_for(self) -> list[str]:
         """The shards without a watermark, which hold every window back."""
-        return [s for s in self.shards if s not in self.marks
-                or (self.marks[s].watermark_ms is None and not self.marks[s].ended)]
+        return waiting_for(self.shards, self.marks)
 
 
 @dataclass(frozen=True)
@@ -89,15 +88,8 @@ class Finalizer:
 
     def shard_ids(self) -> list[str]:
         """Every shard the stream lists: open, closed (within retention) and children."""
-        shards: list[str] = []
-        kwargs: dict[str, Any] = {"StreamName": self.settings.stream_name}
-        while True:
-            page = self.kinesis.list_shards(**kwargs)
-            shards += [s["ShardId"] for s in page.get("Shards", [])]
-            token = page.get("NextToken")
-            if not token:
-                return shards
-            kwargs = {"NextToken": token}
+        pages = self.kinesis.get_paginator("list_shards").paginate(StreamName=self.settings.stream_name)
+        return [s["ShardId"] for page in pages for s in page.get("Shards", [])]
 
     def progress(self) -> Progress:
         # shards first: a child listed here but not yet in the scan holds finality back,
@@ -122,26 +114,21 @@ class Finalizer:
         width = self.settings.window_seconds * 1000
         low = iso_utc(since_ms) if since_ms is not None else "0"
         high = iso_utc(through_ms - width) + SEPARATOR + "~"  # "~" sorts after any sub-item
-        kwargs: dict[str, Any] = {
-            "TableName": self.settings.aggregates_table,
-            "KeyConditionExpression": "vendorId = :v AND windowStart BETWEEN :lo AND :hi",
-            "FilterExpression": "attribute_not_exists(#fin)",
-            "ProjectionExpression": "windowStart",
-            "ExpressionAttributeNames": {"#fin": FINAL},
-            "ExpressionAttributeValues": {":v": {"N": str(vendor)}, ":lo": {"S": low},
-                                          ":hi": {"S": high}},
-            "ConsistentRead": True,
-        }
+        pages = self.dynamodb.get_paginator("query").paginate(
+            TableName=self.settings.aggregates_table,
+            KeyConditionExpression="vendorId = :v AND windowStart BETWEEN :lo AND :hi",
+            FilterExpression="attribute_not_exists(#fin)",
+            ProjectionExpression="windowStart",
+            ExpressionAttributeNames={"#fin": FINAL},
+            ExpressionAttributeValues={":v": {"N": str(vendor)}, ":lo": {"S": low}, ":hi": {"S": high}},
+            ConsistentRead=True)
         windows: set[str] = set()
-        while True:
-            page = self.dynamodb.query(**kwargs)
+        for page in pages:
             for item in page.get("Items", []):
                 key = item["windowStart"]["S"]
                 if self._mark_item(vendor, key):
                     windows.add(window_of(key))
-            if "LastEvaluatedKey" not in page:
-                return len(windows)
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return len(windows)
 
     def _mark_item(self, vendor: int, sort_key: str) -> bool:
         try:

@@ -97,9 +97,7 @@ class WatermarkStore:
         marks: dict[str, ShardMark] = {}
         vendors: set[int] = set()
         through = None
-        kwargs: dict[str, Any] = {"TableName": self.table, "ConsistentRead": True}
-        while True:
-            page = self.client.scan(**kwargs)
+        for page in self.client.get_paginator("scan").paginate(TableName=self.table, ConsistentRead=True):
             for item in page.get("Items", []):
                 key = item["shardId"]["S"]
                 if key == FINALITY_ITEM:
@@ -107,9 +105,7 @@ class WatermarkStore:
                     continue
                 marks[key] = ShardMark(_watermark_of(item), bool(item.get("ended", {}).get("BOOL", False)))
                 vendors.update(int(v) for v in item.get("vendors", {}).get("NS", []))
-            if "LastEvaluatedKey" not in page:
-                return marks, vendors, through
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return marks, vendors, through
 
     def record_finality(self, through_ms: int, global_ms: int) -> None:
         """Windows ending at or before ``through_ms`` are all marked (never moves back)."""

@@ -85,23 +85,22 @@ class ShardMark(NamedTuple):
     ended: bool = False  # its processor checkpointed SHARD_END: it adds nothing any more
 
 
+def waiting_for(shards: Iterable[str], marks: Mapping[str, ShardMark]) -> list[str]:
+    """The shards that hold every window back: not ended, and without a watermark yet."""
+    return [s for s in shards if (m := marks.get(s)) is None or (m.watermark_ms is None and not m.ended)]
+
+
 def global_watermark(shards: Iterable[str], marks: Mapping[str, ShardMark]) -> int | None:
     """The minimum watermark over the shards that can still add (None: some shard has none).
 
     ``shards``: every shard the stream lists (open, closed within retention, children).
     A shard without a published watermark holds everything back; an ended one, nothing.
     """
-    low: int | None = None
-    seen = False
-    for shard in shards:
-        mark = marks.get(shard)
-        if mark is not None and mark.ended:
-            continue
-        if mark is None or mark.watermark_ms is None:
-            return None
-        seen = True
-        low = mark.watermark_ms if low is None else min(low, mark.watermark_ms)
-    return low if seen else None
+    shards = list(shards)
+    if waiting_for(shards, marks):
+        return None
+    adding = [m.watermark_ms for s in shards if not (m := marks[s]).ended and m.watermark_ms is not None]
+    return min(adding, default=None)
 
 
 def final_through(global_ms: int | None, window_seconds: int) -> int | None:
