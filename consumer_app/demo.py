@@ -29,7 +29,7 @@ from rich.table import Table
 from consumer_app.local import inspect, stack
 from consumer_app.local.workers import Supervisor, Worker, finalizer, worker_env
 from consumer_app.reconcile import Observed, reconcile
-from consumer_app.window_report import finality_lag_s, rows
+from consumer_app.window_report import finality_lag_s, rows, wait_final
 from producer.__main__ import parse_args as producer_args
 from producer.__main__ import run as produce
 from producer.summary import Summary
@@ -180,13 +180,7 @@ def main(args: argparse.Namespace) -> int:
 def _wait_final(st: stack.Stack, app: str, summary: Summary, tail: EventTail, started: float,
                 timeout_s: float = 20) -> None:
     """Idle for a moment: the windows before the latest one become final, and are shown so."""
-    ddb = st.client("dynamodb")
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        found = rows(inspect.scan_all(ddb, st.aggregates_table))
-        if all(w.final for w in found if w.window_start != found[-1].window_start):
-            break
-        time.sleep(1)
+    found = wait_final(st.client("dynamodb"), st.aggregates_table, but_latest=True, timeout_s=timeout_s)
     console.print(_view(st, app, summary, tail, started, False))
     lags = sorted(finality_lag_s(w) for w in found if w.final)
     if lags:

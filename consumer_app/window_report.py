@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -50,6 +51,18 @@ def rows(items: Iterable[dict[str, Any]]) -> list[WindowRow]:
     return [WindowRow(vendor, start, r["window_end"], r["trips"], r["passenger"], r["final"],
                       r["final_at"] if r["final"] else None, r["updated_at"])
             for (vendor, start), r in sorted(merged.items(), key=lambda kv: (kv[0][1], kv[0][0]))]
+
+
+def wait_final(dynamodb: Any, table: str, but_latest: bool, timeout_s: float) -> list[WindowRow]:
+    """The rows once every window (but the latest, if asked) is final, or at the timeout."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        found = load(dynamodb, table)
+        latest = max((r.window_start for r in found), default="")
+        if all(r.final or (but_latest and r.window_start == latest) for r in found) \
+                or time.monotonic() > deadline:
+            return found
+        time.sleep(1)
 
 
 def finality_lag_s(row: WindowRow) -> float:

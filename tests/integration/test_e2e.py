@@ -14,7 +14,7 @@ import pytest
 from consumer_app.local import inspect, stack
 from consumer_app.local.workers import Supervisor, Worker, finalizer, worker_env
 from consumer_app.reconcile import Observed, reconcile
-from consumer_app.window_report import WindowRow, rows
+from consumer_app.window_report import wait_final
 from producer.__main__ import parse_args, run
 from producer.summary import Summary
 
@@ -89,14 +89,3 @@ def test_two_workers_count_every_record_exactly_once(local_stack: stack.Stack, t
     for w in workers:  # graceful stop: every held shard was checkpointed on shutdown_requested
         assert any(e.get("event") == "shutdown_requested" for e in w.events()), w.name
 
-
-def wait_final(ddb: object, table: str, but_latest: bool, timeout_s: float) -> list[WindowRow]:
-    """The windows once every one (but the latest, if asked) is final, or at the timeout."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        found = rows(inspect.scan_all(ddb, table))
-        latest = max((r.window_start for r in found), default="")
-        if all(r.final or (but_latest and r.window_start == latest) for r in found) \
-                or time.monotonic() > deadline:
-            return found
-        time.sleep(1)
