@@ -64,20 +64,23 @@ class Emitter:
     _behind_max: int | None = None
     _batch_ms: list[float] = field(default_factory=list)
 
-    def observe_batch(self, millis: float, millis_behind_latest: int | None) -> None:
-        """One batch's processing time and lag, for the next report."""
-        self._batch_ms.append(millis)
+    def observe_delivery(self, millis_behind_latest: int | None, batch_millis: float | None) -> None:
+        """One delivery from KCL, for the next report: its lag, also on an idle poll (an idle
+        shard reports 0, not nothing), and, for a batch with records, its processing time."""
+        if batch_millis is not None:
+            self._batch_ms.append(batch_millis)
         if millis_behind_latest is not None:
             self._behind_max = max(self._behind_max or 0, millis_behind_latest)
 
-    def documents(self, counters: ShardCounters) -> list[dict[str, Any]]:
-        """The EMF documents for what happened since the last call (none if nothing did)."""
+    def documents(self, counters: ShardCounters, final: bool = False) -> list[dict[str, Any]]:
+        """The EMF documents for what happened since the last call: none if nothing did,
+        unless ``final`` (the processor ends), whose report always has its main document."""
         snap = counters.snapshot()
         docs = []
         main = self._context()
         for key, name in COUNTS.items():
             delta = snap[key] - self._last.get(key, 0)
-            if delta:
+            if delta or (final and key == "records_in"):
                 main.put_metric(name, delta, "Count")
         if self._behind_max is not None:
             main.put_metric(BEHIND, self._behind_max, "Milliseconds")
@@ -97,9 +100,9 @@ class Emitter:
         self._batch_ms = []
         return docs
 
-    def emit(self, counters: ShardCounters) -> int:
+    def emit(self, counters: ShardCounters, final: bool = False) -> int:
         """Write the documents as single lines on stderr; returns how many."""
-        docs = self.documents(counters)
+        docs = self.documents(counters, final)
         for doc in docs:
             self.out.write(json.dumps(doc, separators=(",", ":")) + "\n")
         if docs:

@@ -162,8 +162,8 @@ class TripRecordProcessor(processor.RecordProcessorBase):
             # amazon_kclpy would log this and move on to the next batch: this one would be
             # lost.  Stopping without a checkpoint gets it delivered again after the restart.
             self._die(ShardStop(EXIT_UNEXPECTED, f"unexpected {type(exc).__name__}: {exc}"))
-        if self.metrics is not None and records:
-            self.metrics.observe_batch((time.perf_counter() - started) * 1000, behind)
+        if self.metrics is not None:
+            self.metrics.observe_delivery(behind, (time.perf_counter() - started) * 1000 if records else None)
         self._heartbeat()  # also on an idle poll and while a window waits: visibly alive
         self._report(force=False)
 
@@ -175,7 +175,7 @@ class TripRecordProcessor(processor.RecordProcessorBase):
         self._end_heartbeat()
         logs.event(log, logging.INFO, "shard lease lost: another worker owns it now",
                    event="lease_lost", **self._stats())
-        self._emit_metrics()
+        self._emit_metrics(final=True)
 
     def shard_ended(self, shard_ended_input: Any) -> None:
         # The shard is closed and fully read: write what is pending, then checkpoint
@@ -192,7 +192,7 @@ class TripRecordProcessor(processor.RecordProcessorBase):
         self._end_heartbeat()
         logs.event(log, logging.INFO, "shard ended and checkpointed", event="shard_ended",
                    **self._stats())
-        self._emit_metrics()
+        self._emit_metrics(final=True)
 
     def shutdown_requested(self, shutdown_requested_input: Any) -> None:
         # Batches are processed synchronously: what is not durable yet is the pending window.
@@ -204,7 +204,7 @@ class TripRecordProcessor(processor.RecordProcessorBase):
         self._end_heartbeat()
         logs.event(log, logging.INFO, "shutdown requested: checkpointed",
                    event="shutdown_requested", checkpoint=str(self.checkpointed), **self._stats())
-        self._emit_metrics()
+        self._emit_metrics(final=True)
 
     # -- work ----------------------------------------------------------------------
     def _process(self, records: list[Any]) -> int:
@@ -323,7 +323,7 @@ class TripRecordProcessor(processor.RecordProcessorBase):
                    f"stopping shard {self.shard_id} without checkpoint: {stop}; the daemon will "
                    f"exit and, once restarted, resume from checkpoint {self.checkpointed}",
                    event="fatal", exit_code=stop.code, **self._stats())
-        self._emit_metrics()
+        self._emit_metrics(final=True)
         sys.stderr.flush()
         os._exit(stop.code)
 
@@ -344,11 +344,12 @@ class TripRecordProcessor(processor.RecordProcessorBase):
             logs.event(log, logging.INFO, "shard counters", event="counters", **self._stats())
             self._emit_metrics()
 
-    def _emit_metrics(self) -> None:
-        """The counters since the last report as EMF lines (stderr), at the counters' rate."""
+    def _emit_metrics(self, final: bool = False) -> None:
+        """The counters since the last report as EMF lines (stderr), at the counters' rate,
+        and once when the processor ends (``final``: a line even if nothing was counted)."""
         if self.metrics is not None:
             try:
-                self.metrics.emit(self.counters)
+                self.metrics.emit(self.counters, final)
             except Exception as exc:  # metrics must never stop a shard
                 logs.event(log, logging.WARNING, f"metrics not written: {type(exc).__name__}: {exc}",
                            event="metrics_error")

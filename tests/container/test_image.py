@@ -139,7 +139,9 @@ def test_two_containers_as_the_docs_show_share_the_shards_and_docker_stop_hands_
     assert running(before) and running(before) <= shut, (held, running(before), shut, a.logs()[-4000:])
     assert running(a.events()) == set(), a.logs()[-4000:]
     # the EMF metric lines leave the container as whole, unprefixed JSON objects (one log
-    # event each for the awslogs driver), at least the final report of each processor
+    # event each for the awslogs driver), at least the final report of each processor: a's
+    # leases may have moved to it after the drain, so its processors may have counted nothing,
+    # and their final report is written all the same (docs/metrics.md)
     emf = [line for line in a.stderr_lines() if '"_aws"' in line]
     assert len(emf) >= len(shut), emf
     docs = [json.loads(line) for line in emf]  # a prefix or a wrapper would not parse

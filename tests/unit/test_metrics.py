@@ -29,8 +29,8 @@ def test_every_counter_is_a_metric_and_each_document_follows_the_spec() -> None:
     for i, key in enumerate(COUNTS, 1):
         setattr(c, key, i)
     c.rejected.update({"not_json": 3, "bad_type": 1})
-    e.observe_batch(12.5, 4000)
-    e.observe_batch(3.0, 1000)
+    e.observe_delivery(4000, 12.5)
+    e.observe_delivery(1000, 3.0)
     assert e.emit(c) == 3
     docs = lines(out)
     assert all(problems(d) == [] for d in docs), [problems(d) for d in docs]
@@ -66,6 +66,23 @@ def test_reports_are_deltas_and_sum_to_the_counters() -> None:
     assert total([*lines(out), {"event": "counters", "records_in": 999}], "records_in") == c.records_in
 
 
+def test_an_idle_poll_reports_its_lag_and_a_final_report_is_never_empty() -> None:
+    e, out = emitter()
+    c = ShardCounters()
+    assert e.emit(c) == 0  # nothing delivered, nothing counted: no periodic line
+    e.observe_delivery(0, None)  # an idle poll at the tip: lag 0, no batch time
+    assert e.emit(c) == 1
+    (idle,) = lines(out)
+    assert idle[BEHIND] == 0 and BATCH_TIME not in idle and "RecordsIn" not in idle
+    out.truncate(0), out.seek(0)
+    assert e.emit(c, final=True) == 1  # the processor ends having counted nothing new
+    (last,) = lines(out)
+    assert last["RecordsIn"] == 0 and problems(last) == []
+    c.records_in = 7
+    out.truncate(0), out.seek(0)
+    assert e.emit(c, final=True) == 1 and lines(out)[0]["RecordsIn"] == 7
+
+
 def test_the_shard_dimension_is_a_setting() -> None:
     e, out = emitter(with_shard=True)
     c = ShardCounters(records_in=5)
@@ -78,7 +95,7 @@ def test_the_shard_dimension_is_a_setting() -> None:
 def test_more_than_100_batch_times_are_split_over_documents() -> None:
     e, out = emitter()
     for i in range(250):
-        e.observe_batch(float(i), None)
+        e.observe_delivery(None, float(i))
     e.emit(ShardCounters(records_in=1))
     docs = lines(out)
     values = [v for d in docs for v in (d.get(BATCH_TIME) or [])]

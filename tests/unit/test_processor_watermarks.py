@@ -103,3 +103,22 @@ def test_records_below_the_published_watermark_are_counted_late() -> None:
     p.watermark.saw_published(BASE_MS + 1)
     p.process_records(batch(log, _Record(1), _Record(2)))  # both arrived at BASE_MS
     assert p.counters.late_records == 2
+
+
+def test_a_processor_that_only_saw_idle_polls_still_writes_its_final_report() -> None:
+    """A lease taken after the stream was drained: nothing counted, yet the processor's end
+    writes one EMF line (lag 0 from the idle polls), on every way a processor ends."""
+    import io
+    import json
+
+    from consumer_app.metrics import BEHIND, Emitter
+
+    for end in ("shutdown_requested", "lease_lost", "shard_ended"):
+        p, log, _, _ = processor()
+        out = io.StringIO()
+        p.metrics = Emitter("app", "input_stream", "shardId-0", out=out)
+        p.process_records(batch(log, behind=0))
+        assert out.getvalue() == ""  # within the reporting interval: no periodic line yet
+        getattr(p, end)(_Input(log))
+        (doc,) = [json.loads(line) for line in out.getvalue().splitlines()]
+        assert doc["RecordsIn"] == 0 and doc[BEHIND] == 0, (end, doc)
