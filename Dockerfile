@@ -4,8 +4,9 @@
 # Docker Hub cannot be reached, .ci/base-image.sh makes it with mmdebstrap: docs/docker.md).
 # Python, the Java runtime, Maven, Node and tini are Debian's packages; the app and its
 # Python dependencies come from PyPI into a venv; the KCL jars from Maven Central through
-# pom.xml.  Stages: jars + a jlink Java runtime, the venv, two emulator images used only by
-# compose.yaml, and the runtime (last, so it is what `docker build` produces).
+# pom.xml.  Stages: jars + a jlink Java runtime, the venv, two emulator images and a tools
+# image (the devkit package) used only by compose.yaml, and the runtime (last, so it is what
+# `docker build` produces; it holds the product package and the producer, no dev tools).
 # No `# syntax=` line: BuildKit's built-in frontend serves RUN --mount.
 
 ARG BASE_IMAGE=debian:trixie-slim
@@ -82,12 +83,26 @@ RUN apt-get update \
  && useradd --system --uid 10002 --no-create-home emulator
 RUN --mount=type=cache,target=/root/.cache/pip \
     python3 -m venv /opt/moto && /opt/moto/bin/pip install -q "moto[server]==5.2.5"
-# the serialized moto server (consumer_app/local/dynamodb_server.py: moto alone loses
+# the serialized moto server (devkit/local/dynamodb_server.py: moto alone loses
 # concurrent first writes to a new item)
-COPY consumer_app/local/dynamodb_server.py /srv/dynamodb_server.py
+COPY devkit/local/dynamodb_server.py /srv/dynamodb_server.py
 EXPOSE 4568
 USER 10002
 CMD ["/opt/moto/bin/python", "/srv/dynamodb_server.py", "-H", "0.0.0.0", "-p", "4568"]
+
+# --- tools for compose.yaml (not part of the runtime image): the stream and tables
+# (`python -m devkit local init`), the producer and the reconciliation (`devkit local check`)
+FROM ${BASE_IMAGE} AS tools
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --uid 10004 --no-create-home tools
+COPY --from=venv /opt/venv /opt/venv
+WORKDIR /tools
+COPY devkit devkit
+ENV PATH=/opt/venv/bin:/usr/bin:/bin PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+USER 10004
+ENTRYPOINT ["python", "-m", "devkit"]
 
 # --- runtime --------------------------------------------------------------------------------
 FROM ${BASE_IMAGE} AS runtime

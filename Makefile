@@ -15,7 +15,7 @@ $(SETUP_STAMP): .ci/setup.sh .ci/build-kclpy-wheel.sh pyproject.toml pom.xml pac
 ## demo: local emulators, two KCL workers, the producer, a live table, a reconciliation
 DEMO_ARGS ?=
 demo: setup
-	$(PY) -m consumer_app demo $(DEMO_ARGS)
+	$(PY) -m devkit demo $(DEMO_ARGS)
 
 ## test: lint, the launcher's Java tests, unit, integration (emulators), end-to-end (real
 ## MultiLangDaemon) and container tests (the image on a real Docker engine: .ci/engine.sh
@@ -28,13 +28,13 @@ test-fast: setup
 	$(PY) -m pytest -q -ra -m "not integration and not e2e"
 
 lint: setup
-	$(PY) -m ruff check consumer_app producer tests infra
+	$(PY) -m ruff check consumer_app devkit producer tests infra
 	.venv/bin/hadolint Dockerfile
 
 ## chaos: every fault scenario with real workers; prints a table (about 20 minutes, budget 30)
 CHAOS_ARGS ?=
 chaos: setup
-	$(PY) -m consumer_app chaos $(CHAOS_ARGS)
+	$(PY) -m devkit chaos $(CHAOS_ARGS)
 
 ## bench: figures (records/s, drain rates, writes per record), printed, not asserted
 bench: setup

@@ -57,12 +57,12 @@ if [ ! -f node_modules/kinesis-local/main.js ] || [ package-lock.json -nt node_m
   npm ci --no-audit --no-fund --silent
 fi
 # The JVM class-data archive of the worker's classpath: a training start on a private
-# local stack, then `java -Xshare:dump` (consumer_app/local/class_archive.py).  About 1 s
+# local stack, then `java -Xshare:dump` (devkit/local/class_archive.py).  About 1 s
 # off every worker start here; a worker without it starts all the same.
 ARCHIVE=build/launcher/kcl-classes.jsa
 if [ ! -f "$ARCHIVE" ] || [ "$JARS/.stamp" -nt "$ARCHIVE" ] || [ "$LAUNCHER" -nt "$ARCHIVE" ]; then
   echo "setup: JVM class-data archive -> $ARCHIVE (a training start, about 30 s)" >&2
-  .venv/bin/python -m consumer_app.local.class_archive --out "$ARCHIVE" \
+  .venv/bin/python -m devkit.local.class_archive --out "$ARCHIVE" \
     || echo "setup: warning: no class-data archive; workers start about 1 s slower" >&2
 fi
 echo "setup: done" >&2

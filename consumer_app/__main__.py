@@ -1,4 +1,8 @@
-"""Command line: ``python -m consumer_app run | finalize | windows | local up|down|status | demo | chaos``."""
+"""Command line of the product: ``python -m consumer_app run | health | finalize | windows``.
+
+What runs in production and nothing else; the local stack, the demo and the chaos suite
+are development tools in the ``devkit`` package (``python -m devkit --help``).
+"""
 
 from __future__ import annotations
 
@@ -11,42 +15,12 @@ def main(argv: list[str] | None = None) -> int:
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="start one worker (the KCL MultiLangDaemon) with settings "
                    "from the environment (docs/configuration.md)")
-
     sub.add_parser("health", help="container health check: exit 0 if the daemon runs and "
                    "every leased shard made progress within HEALTH_MAX_AGE_SECONDS")
-    local = sub.add_parser("local", help="the local emulators (kinesis-local + moto)")
-    lsub = local.add_subparsers(dest="action", required=True)
-    up = lsub.add_parser("up", help="start them, create the stream and tables, print exports")
-    up.add_argument("--shards", type=int, default=4)
-    up.add_argument("--kinesis-port", type=int, default=4567)
-    up.add_argument("--dynamodb-port", type=int, default=4568)
-    up.add_argument("--persist", action="store_true", help="kinesis-local keeps its data on disk")
-    lsub.add_parser("down", help="stop the processes `local up` started")
-    init = lsub.add_parser("init", help="create the stream and tables on the endpoints of the "
-                           "environment (used by compose.yaml); waits for them to answer")
-    init.add_argument("--shards", type=int, default=4)
-    init.add_argument("--wait", type=float, default=120.0, help="seconds to wait for the backend")
-    lsub.add_parser("status", help="what runs where")
-    chk = lsub.add_parser("check", help="reconcile a producer summary (JSON) against the tables "
-                          "of the environment's backend, once every shard is checkpointed")
-    chk.add_argument("--summary", action="append", help="a file with `python -m producer`'s "
-                     "output (repeat for several runs; default and '-': stdin)")
-    chk.add_argument("--wait", type=float, default=120.0,
-                     help="seconds to wait for the checkpoints to reach the last records")
-
-    demo = sub.add_parser("demo", help="produce, consume with two workers, show, reconcile")
-    demo.add_argument("--duration", type=float, default=90.0, help="seconds of producing")
-    demo.add_argument("--rate", type=float, default=200.0, help="records per second")
-    demo.add_argument("--unclean-ratio", type=float, default=0.05)
-    demo.add_argument("--workers", type=int, default=2)
-    demo.add_argument("--shards", type=int, default=4)
-    demo.add_argument("--seed", type=int, default=None)
     sub.add_parser("finalize", add_help=False, help="mark aggregates final once every shard's "
                    "watermark has passed their window (python -m consumer_app finalize --help)")
     sub.add_parser("windows", add_help=False, help="list the aggregates with their state and the "
                    "global watermark (python -m consumer_app windows --help)")
-    sub.add_parser("chaos", add_help=False, help="fault scenarios with real workers "
-                   "(python -m consumer_app chaos --help)")
     if argv is None:
         argv = sys.argv[1:]
     if argv[:1] == ["finalize"]:
@@ -57,10 +31,6 @@ def main(argv: list[str] | None = None) -> int:
         from consumer_app.window_report import main as windows_main
 
         return windows_main(argv[1:])
-    if argv[:1] == ["chaos"]:
-        from consumer_app.chaos.runner import main as chaos_main
-
-        return chaos_main(argv[1:])
     args = p.parse_args(argv)
 
     if args.command == "run":
@@ -68,17 +38,9 @@ def main(argv: list[str] | None = None) -> int:
 
         run()
         return 0  # not reached: run() execs the JVM
-    if args.command == "health":
-        from consumer_app import health
+    from consumer_app import health
 
-        return health.main()
-    if args.command == "local":
-        from consumer_app.local import cli
-
-        return cli.main(args)
-    from consumer_app import demo as demo_mod
-
-    return demo_mod.main(args)
+    return health.main()
 
 
 if __name__ == "__main__":

@@ -39,6 +39,8 @@ LEASE_BOOTSTRAPS = ("auto", "on", "off")
 RETRIEVAL_MODES = ("POLLING", "FANOUT")
 #: METRICS: the processors' counters as EMF lines on stderr (docs/metrics.md), or none
 METRICS_MODES = ("emf", "off")
+#: the stream of the workshop this consumer replaces (the producer's default too)
+DEFAULT_STREAM = "input_stream"
 ON_OFF = ("on", "off")
 
 
@@ -46,7 +48,7 @@ ON_OFF = ("on", "off")
 class Settings:
     """The worker's configuration; field docs double as the configuration table in docs/configuration.md."""
 
-    stream_name: str = "input_stream"
+    stream_name: str = DEFAULT_STREAM
     aggregates_table: str = "kinesisAggs"
     rejects_table: str = "kinesisAggs-rejects"
     application_name: str = "kinesis-aggs-consumer"

@@ -97,7 +97,7 @@ def java_binary() -> str:
 
 
 def class_archive() -> Path:
-    """The JVM class-data archive for this classpath (consumer_app.local.class_archive)."""
+    """The JVM class-data archive for this classpath (devkit.local.class_archive)."""
     return Path(os.environ.get("KCL_CDS_ARCHIVE")
                 or REPO_ROOT / "build" / "launcher" / "kcl-classes.jsa")
 

@@ -6,14 +6,11 @@ import argparse
 import json
 import os
 import sys
-import time
 
-import boto3
-from botocore.config import Config
-
-from producer.sender import MAX_BATCH, Sender, SendFailed
+from consumer_app.settings import DEFAULT_STREAM
+from producer.produce import Plan, produce
+from producer.sender import SendFailed
 from producer.summary import Summary
-from producer.trips import Generator
 
 
 def _positive(kind: type) -> object:
@@ -32,10 +29,10 @@ def _ratio(text: str) -> float:
     return value
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
+def parse_args(argv: list[str] | None) -> Plan:
     p = argparse.ArgumentParser(prog="python -m producer", description=__doc__)
-    p.add_argument("--stream", default=os.environ.get("STREAM_NAME", "input_stream"),
-                   help="stream name (default: $STREAM_NAME or input_stream)")
+    p.add_argument("--stream", default=os.environ.get("STREAM_NAME", DEFAULT_STREAM),
+                   help=f"stream name (default: $STREAM_NAME or {DEFAULT_STREAM})")
     limit = p.add_argument_group("how much (at least one; the first reached stops)")
     limit.add_argument("--count", type=_positive(int), help="number of records")
     limit.add_argument("--duration", type=_positive(float), help="seconds to run")
@@ -48,46 +45,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.count is None and args.duration is None:
         p.error("give --count or --duration (or both)")
-    return args
-
-
-def run(args: argparse.Namespace, summary: Summary, client: object | None = None) -> None:
-    """Send until --count or --duration; ``summary`` holds what was sent, even on failure."""
-    client = client or boto3.client("kinesis", config=Config(
-        retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=5, read_timeout=30))
-    sender = Sender(client, args.stream, summary)
-    gen = Generator(args.seed, args.unclean_ratio)
-    show = not args.quiet and sys.stderr.isatty()
-    start = time.monotonic()
-    made = 0
-    chunk = MAX_BATCH if args.rate is None else max(1, min(MAX_BATCH, int(args.rate / 5)))
-    while True:
-        elapsed = time.monotonic() - start
-        if args.duration is not None and elapsed >= args.duration:
-            break
-        if args.count is not None and made >= args.count:
-            break
-        n = chunk if args.count is None else min(chunk, args.count - made)
-        if args.rate is not None:
-            wait = (made + n) / args.rate - elapsed
-            if wait > 0:
-                time.sleep(wait)
-        sender.send([gen.next() for _ in range(n)])
-        made += n
-        if show:
-            rate = summary.sent / max(time.monotonic() - start, 1e-6)
-            sys.stderr.write(f"\rsent {summary.sent:,} records ({rate:,.0f}/s), "
-                             f"{sum(summary.unclean.values()):,} unclean   ")
-    if show:
-        sys.stderr.write("\n")
+    return Plan(args.stream, args.count, args.duration, args.rate, args.unclean_ratio, args.seed,
+                progress=not args.quiet)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+    plan = parse_args(argv)
     summary = Summary()
     status, error = 0, None
     try:
-        run(args, summary)
+        produce(plan, summary)
     except SendFailed as exc:
         status, error = 1, str(exc)
     except Exception as exc:  # no credentials, no region, stream missing...

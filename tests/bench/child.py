@@ -26,8 +26,8 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
-from consumer_app.local import stack
-from consumer_app.local.workers import worker_env
+from devkit.local import stack
+from devkit.local.workers import worker_env
 from producer.trips import Generator
 
 SHARD = "shardId-000000000000"

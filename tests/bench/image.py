@@ -14,9 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from consumer_app.local import inspect, stack
-from producer.__main__ import parse_args
-from producer.__main__ import run as produce
+from devkit.local import inspect, stack
+from producer.produce import Plan, produce
 from producer.summary import Summary
 from tests.container import engine
 
@@ -63,7 +62,7 @@ def runs(records: int) -> None:
             app = f"bench-image-{int(time.time())}"
             env = {**st.env(), "APPLICATION_NAME": app, "SHUTDOWN_GRACE_MILLIS": "20000"}
             summary = Summary()
-            produce(parse_args(["--stream", st.stream, "--count", str(records), "--seed", "3", "--quiet"]),
+            produce(Plan(st.stream, count=records, seed=3),
                     summary, st.client("kinesis"))
             a = engine.run("bench-kcl-a", "--network", "host", env=env, image=TAG)
             names.append(a.name)
@@ -82,7 +81,7 @@ def runs(records: int) -> None:
             while sorted(inspect.owners(ddb, app).values()) != [2, 2] and time.monotonic() < deadline:
                 time.sleep(0.5)
             more = Summary()
-            produce(parse_args(["--stream", st.stream, "--count", str(records), "--seed", "4", "--quiet"]),
+            produce(Plan(st.stream, count=records, seed=4),
                     more, st.client("kinesis"))
             inspect.wait_drained(ddb, app, more.to_json(), 180)
             print(f"memory, 2 shards each: {mb(memory(a))} and {mb(memory(b))} (docker stats)")
@@ -92,7 +91,7 @@ def runs(records: int) -> None:
             while list(inspect.owners(ddb, app).values()) != [4] and time.monotonic() < deadline:
                 time.sleep(0.5)
             last = Summary()
-            produce(parse_args(["--stream", st.stream, "--count", str(records), "--seed", "5", "--quiet"]),
+            produce(Plan(st.stream, count=records, seed=5),
                     last, st.client("kinesis"))
             inspect.wait_drained(ddb, app, last.to_json(), 180)
             print(f"memory, 4 shards: {mb(memory(a))} (docker stats)")

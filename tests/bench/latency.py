@@ -23,12 +23,12 @@ from pathlib import Path
 from typing import Any
 
 from consumer_app import metrics
-from consumer_app.local import inspect, stack
-from consumer_app.local.workers import Supervisor, Worker, worker_env
 from consumer_app.rules.aggregation import Position
 from consumer_app.rules.sub_items import window_of
 from consumer_app.rules.windows import iso_utc
 from consumer_app.tables import MARK_PREFIX
+from devkit.local import inspect, stack
+from devkit.local.workers import Supervisor, Worker, worker_env
 from producer.summary import Summary
 from producer.trips import Generator
 

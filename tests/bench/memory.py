@@ -15,10 +15,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from consumer_app.local import inspect, stack
-from consumer_app.local.workers import Supervisor, Worker, worker_env
-from producer.__main__ import parse_args as producer_args
-from producer.__main__ import run as produce
+from devkit.local import inspect, stack
+from devkit.local.workers import Supervisor, Worker, worker_env
+from producer.produce import Plan, produce
 from producer.summary import Summary
 from tests.bench import procfs
 
@@ -28,8 +27,7 @@ SHARD_COUNTS = (1, 4, 8)
 def one(shards: int, out_dir: Path, records: int = 2000) -> dict[str, Any]:
     with stack.running(out_dir / f"logs-memory-{shards}", shards=shards) as st:
         summary = Summary()
-        produce(producer_args(["--stream", st.stream, "--count", str(records), "--unclean-ratio", "0.05",
-                               "--seed", "9", "--quiet"]), summary, st.client("kinesis"))
+        produce(Plan(st.stream, count=records, unclean_ratio=0.05, seed=9), summary, st.client("kinesis"))
         app = f"memory-{shards}-{int(time.time())}"
         w = Worker(f"{app}-w1", worker_env(st.env(), app), out_dir / f"logs-memory-{shards}", restart=False)
         ddb = st.client("dynamodb")

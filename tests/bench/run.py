@@ -28,11 +28,10 @@ from typing import Any
 from amazon_kclpy.messages import Record
 
 from consumer_app import metrics
-from consumer_app.local import stack
 from consumer_app.processor import split_batch
 from consumer_app.rules.aggregation import aggregate
-from producer.__main__ import parse_args as producer_args
-from producer.__main__ import run as produce
+from devkit.local import stack
+from producer.produce import Plan, produce
 from producer.summary import Summary
 from producer.trips import Generator
 from tests.bench import child, latency, memory
@@ -132,8 +131,7 @@ def scaling(backlog: int, out_dir: Path) -> dict[str, Any]:
         st.start()
         print(f"   loading {backlog:,} records on 8 shards ...", file=sys.stderr)
         summary = Summary()
-        produce(producer_args(["--stream", st.stream, "--count", str(backlog), "--unclean-ratio", "0.05",
-                               "--seed", "4", "--quiet"]), summary, st.client("kinesis"))
+        produce(Plan(st.stream, count=backlog, unclean_ratio=0.05, seed=4), summary, st.client("kinesis"))
         props = sc.properties_dir(out_dir / "properties-scaling", maxRecords=str(SCALING_MAX_RECORDS))
         runs = {}
         for n in (1, 2, 4):
@@ -184,8 +182,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"   loading a {args.backlog:,}-record backlog on 4 shards ...", file=sys.stderr)
         summary = Summary()
         t0 = time.perf_counter()
-        produce(producer_args(["--stream", st.stream, "--count", str(args.backlog), "--unclean-ratio", "0.05",
-                               "--seed", "3", "--quiet"]), summary, st.client("kinesis"))
+        produce(Plan(st.stream, count=args.backlog, unclean_ratio=0.05, seed=3), summary,
+                st.client("kinesis"))
         results["backlog_load"] = {"records": summary.sent,
                                    "records_per_s": round(summary.sent / (time.perf_counter() - t0))}
         print("3. raw GetRecords drain (boto3) ...", file=sys.stderr)

@@ -8,9 +8,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from consumer_app.local import inspect, stack
-from consumer_app.local.workers import Supervisor, Worker, worker_env
 from consumer_app.logs import event_time
+from devkit.local import inspect, stack
+from devkit.local.workers import Supervisor, Worker, worker_env
 from producer.summary import Summary
 from tests.bench.procfs import CpuSampler
 

@@ -15,11 +15,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from consumer_app.local import inspect, stack
-from consumer_app.local.workers import Supervisor, Worker, worker_env
 from consumer_app.logs import event_time
-from producer.__main__ import parse_args as producer_args
-from producer.__main__ import run as produce
+from devkit.local import inspect, stack
+from devkit.local.workers import Supervisor, Worker, worker_env
+from producer.produce import Plan, produce
 from producer.summary import Summary
 
 
@@ -27,7 +26,7 @@ def one_start(log_dir: Path, workers: int, shards: int, timeout_s: float = 120) 
     st = stack.private_stack(log_dir, shards=shards)
     st.start()
     try:
-        produce(producer_args(["--stream", st.stream, "--count", "400", "--seed", "9", "--quiet"]),
+        produce(Plan(st.stream, count=400, seed=9),
                 Summary(), st.client("kinesis"))
         app = f"startup-{int(time.time() * 1000)}"
         env = worker_env(st.env(), app)

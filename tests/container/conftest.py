@@ -12,10 +12,9 @@ from typing import Any
 
 import pytest
 
-from consumer_app.local import inspect, stack
-from consumer_app.reconcile import Observed, reconcile
-from producer.__main__ import parse_args
-from producer.__main__ import run as produce
+from devkit.local import inspect, stack
+from devkit.reconcile import Observed, reconcile
+from producer.produce import Plan, produce
 from producer.summary import Summary
 from tests.container import engine
 
@@ -67,8 +66,7 @@ class Backend:
                 **extra}
 
     def produce(self, count: int, unclean_ratio: float = 0.1) -> None:
-        produce(parse_args(["--stream", self.stack.stream, "--count", str(count), "--seed",
-                            str(next(self.seed)), "--quiet", "--unclean-ratio", str(unclean_ratio)]),
+        produce(Plan(self.stack.stream, count=count, seed=next(self.seed), unclean_ratio=unclean_ratio),
                 self.summary, self.stack.client("kinesis"))
 
     def leases(self) -> dict[str, dict[str, str]]:

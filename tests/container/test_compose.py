@@ -30,6 +30,7 @@ class Compose:
     def __init__(self, project: str) -> None:
         self.project = project
         self.env = {**engine.BUILD_ENV, "WORKER_IMAGE": engine.IMAGE,
+                    "TOOLS_IMAGE": "kinesis-aggs-tools:test",
                     "KINESIS_IMAGE": "kinesis-aggs-kinesis-local:test",
                     "DYNAMODB_IMAGE": "kinesis-aggs-dynamodb-local:test"}
         self.summary = Summary()
@@ -50,7 +51,7 @@ class Compose:
         self.summary.absorb(Summary.from_json(json.loads(out)))
 
     def check(self, wait_s: float = 180) -> dict[str, Any]:
-        r = self("run", "--rm", "-T", "--entrypoint", "python", "producer", "-m", "consumer_app", "local",
+        r = self("run", "--rm", "-T", "--entrypoint", "python", "producer", "-m", "devkit", "local",
                  "check", "--wait", str(wait_s), input=json.dumps(self.summary.to_json()), check=False)
         assert r.returncode in (0, 1), r.stderr[-3000:]
         return json.loads(r.stdout)

@@ -16,8 +16,8 @@ import socket
 
 import pytest
 
-from consumer_app.local import inspect
-from consumer_app.local.fault_proxy import Action, FaultProxy
+from devkit.local import inspect
+from devkit.local.fault_proxy import Action, FaultProxy
 from tests import emf_spec
 from tests.container import engine
 from tests.container.conftest import Backend, alive
@@ -44,6 +44,24 @@ for k in kids:
     os.kill(k, getattr(signal, sys.argv[1]))
 print(len(kids))
 """
+
+
+#: Lists every Python module importable in the image, from the files on sys.path (nothing is
+#: imported, so a module that fails to import is listed all the same).
+LIST_MODULES = """
+import pathlib, sys
+mods = set()
+for entry in sys.path:
+    root = pathlib.Path(entry or '.')
+    if not root.is_dir():
+        continue
+    for f in root.rglob('*.py'):
+        parts = f.relative_to(root).with_suffix('').parts
+        mods.add('.'.join(parts[:-1] if parts[-1] == '__init__' else parts))
+print('\\n'.join(sorted(mods)))
+"""
+#: What is development tooling (the devkit package, and its parts under any name).
+DEVELOPMENT = ("devkit", "fault_proxy", "chaos", "demo", "dynamodb_server", "class_archive", "reconcile")
 
 
 def name() -> str:
@@ -156,6 +174,19 @@ def test_two_containers_as_the_docs_show_share_the_shards_and_docker_stop_hands_
     backend.produce(400)
     backend.wait_drained(120, check=alive(b))
     backend.assert_exact()
+
+
+def test_the_runtime_image_holds_the_product_and_no_development_tools(image: str) -> None:
+    r = engine.docker("run", "--rm", "--entrypoint", "python", image, "-c", LIST_MODULES)
+    mods = r.stdout.split()
+    ours = [m for m in mods if m.split(".")[0] in ("consumer_app", "producer", "devkit")]
+    assert "consumer_app.processor" in ours and "consumer_app.finality" in ours, ours
+    dev = [m for m in mods if set(m.split(".")) & set(DEVELOPMENT)]
+    assert dev == [], dev
+    print(f"runtime image: {len(mods)} Python modules, {len(ours)} of the project's, none for development")
+    helped = engine.docker("run", "--rm", image, "--help").stdout
+    commands = helped.split("{", 1)[1].split("}", 1)[0].split(",")
+    assert commands == ["run", "health", "finalize", "windows"], helped
 
 
 def test_crashes_kill_sigkill_and_restart_on_failure_resume_from_the_checkpoint(

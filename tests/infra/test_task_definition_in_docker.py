@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from consumer_app.local import stack
+from devkit.local import stack
 from tests.container import engine
 from tests.container.conftest import Backend, alive, backend, containers, docker_engine, image  # noqa: F401
 from tests.infra.conftest import Synth

@@ -17,11 +17,11 @@ from consumer_app.counters import ShardCounters
 from consumer_app.dynamo.aggregates import AggregateWriter
 from consumer_app.dynamo.attempts import AttemptRunner
 from consumer_app.dynamo.rejects import RejectWriter
-from consumer_app.local import emulators, stack
-from consumer_app.local.fault_proxy import FaultProxy
-from consumer_app.local.resources import ensure_table
 from consumer_app.rules.retry import RetryPolicy
 from consumer_app.tables import AGGREGATES, REJECTS, WATERMARKS, watermarks_table_for
+from devkit.local import emulators, stack
+from devkit.local.fault_proxy import FaultProxy
+from devkit.local.resources import ensure_table
 
 _names = itertools.count(1)
 

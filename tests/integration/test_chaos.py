@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from consumer_app.chaos.runner import table
-from consumer_app.chaos.scenarios import FAST_SUBSET, SCENARIOS, SMALL
+from devkit.chaos.runner import table
+from devkit.chaos.scenarios import FAST_SUBSET, SCENARIOS, SMALL
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.chaos]
 

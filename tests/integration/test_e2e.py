@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from consumer_app.local import inspect, stack
-from consumer_app.local.workers import Supervisor, Worker, finalizer, worker_env
-from consumer_app.reconcile import Observed, reconcile
 from consumer_app.window_report import wait_final
-from producer.__main__ import parse_args, run
+from devkit.local import inspect, stack
+from devkit.local.workers import Supervisor, Worker, finalizer, worker_env
+from devkit.reconcile import Observed, reconcile
+from producer.produce import Plan
 from producer.summary import Summary
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
@@ -37,13 +37,12 @@ def test_two_workers_count_every_record_exactly_once(local_stack: stack.Stack, t
     workers = [Worker(f"w{i}", env, tmp_path, restart=False) for i in (1, 2)]
     summary = Summary()
     errors: list[BaseException] = []
-    args = parse_args(["--stream", st.stream, "--count", str(RECORDS), "--unclean-ratio", "0.05",
-                       "--seed", "7", "--quiet"])
+    args = Plan(st.stream, count=RECORDS, unclean_ratio=0.05, seed=7)
     kinesis = st.client("kinesis")
 
     def produce() -> None:
         try:
-            run(args, summary, kinesis)
+            produce(args, summary, kinesis)
         except BaseException as exc:
             errors.append(exc)
 

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from consumer_app.local import inspect, stack
-from consumer_app.local.workers import Supervisor, Worker, worker_env
-from consumer_app.reconcile import Observed, reconcile
-from producer.__main__ import parse_args, run
+from devkit.local import inspect, stack
+from devkit.local.workers import Supervisor, Worker, worker_env
+from devkit.reconcile import Observed, reconcile
+from producer.produce import Plan, produce
 from producer.summary import Summary
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
@@ -36,9 +36,8 @@ def local_stack(tmp_path: Path) -> Iterator[stack.Stack]:
 
 
 def _produce(st: stack.Stack, summary: Summary, count: int, seed: int) -> None:
-    args = parse_args(["--stream", st.stream, "--count", str(count), "--unclean-ratio", "0.05",
-                       "--seed", str(seed), "--quiet"])
-    run(args, summary, st.client("kinesis"))
+    args = Plan(st.stream, count=count, unclean_ratio=0.05, seed=seed)
+    produce(args, summary, st.client("kinesis"))
 
 
 def test_fan_out_worker_counts_every_record_exactly_once(local_stack: stack.Stack, tmp_path: Path) -> None:

@@ -19,13 +19,13 @@ import pytest
 from consumer_app.dynamo.attempts import AttemptRunner
 from consumer_app.dynamo.watermarks import WatermarkStore
 from consumer_app.finality import Finalizer
-from consumer_app.local import stack
-from consumer_app.local.inspect import scan_all
-from consumer_app.local.resources import ensure_all
 from consumer_app.rules.aggregation import CleanRecord, Position, aggregate
 from consumer_app.rules.validation import Trip
 from consumer_app.settings import Settings
 from consumer_app.window_report import rows
+from devkit.local import stack
+from devkit.local.inspect import scan_all
+from devkit.local.resources import ensure_all
 from tests.integration.conftest import FAST_POLICY, Writers
 
 pytestmark = pytest.mark.integration
@@ -202,7 +202,7 @@ def test_a_polling_finalizer_does_not_hold_a_stopping_kinesis_local(tmp_path: Pa
     their own connection, so the emulator stops as it does with no client at all."""
     import threading
 
-    from consumer_app.local import emulators
+    from devkit.local import emulators
 
     st = stack.private_stack(tmp_path, shards=1)
     st.start(persist=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from consumer_app.local import stack
+from devkit.local import stack
 
 pytestmark = pytest.mark.integration
 

@@ -12,7 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from consumer_app.dynamo import lease_table
-from consumer_app.local import stack
+from devkit.local import stack
 
 pytestmark = pytest.mark.integration
 

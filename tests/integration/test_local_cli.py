@@ -1,4 +1,4 @@
-"""`python -m consumer_app local up|status|down` against real emulator processes."""
+"""`python -m devkit local up|status|down` against real emulator processes."""
 
 from __future__ import annotations
 
@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from consumer_app.local import emulators, stack
-from producer.__main__ import parse_args
-from producer.__main__ import run as produce
+from devkit.local import emulators, stack
+from producer.produce import Plan, produce
 from producer.summary import Summary
 
 pytestmark = pytest.mark.integration
@@ -21,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def cli(*args: str, state: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "LOCAL_STATE_DIR": str(state)}
-    return subprocess.run([sys.executable, "-m", "consumer_app", "local", *args], env=env, cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "devkit", "local", *args], env=env, cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
 
 
@@ -41,7 +40,7 @@ def test_up_twice_status_down(tmp_path: Path) -> None:
                                 "['Shards']))\""], capture_output=True, text=True, timeout=60)
         assert probe.stdout.strip() == "2", probe.stderr
         # `local init` (compose's one-shot service): idempotent creation on the env's endpoints
-        init = subprocess.run([sys.executable, "-m", "consumer_app", "local", "init", "--shards", "2",
+        init = subprocess.run([sys.executable, "-m", "devkit", "local", "init", "--shards", "2",
                                "--wait", "20"], env={**os.environ, **exports, "KCL_PROFILE": "local"},
                               cwd=ROOT, capture_output=True, text=True, timeout=120)
         assert init.returncode == 0 and "ready" in init.stderr, init.stderr
@@ -60,12 +59,12 @@ def test_check_tells_a_bad_summary_from_records_not_yet_consumed(tmp_path: Path)
     """`local check` against a stack where nothing consumes: not exact, the shards behind."""
     with stack.running(tmp_path / "emulators", shards=2) as st:
         summary = Summary()
-        produce(parse_args(["--stream", st.stream, "--count", "50", "--seed", "2", "--quiet"]), summary,
+        produce(Plan(st.stream, count=50, seed=2), summary,
                 st.client("kinesis"))
         env = {**os.environ, **st.env(), "APPLICATION_NAME": "nobody-consumes"}
 
         def check(*args: str, stdin: str) -> subprocess.CompletedProcess[str]:
-            return subprocess.run([sys.executable, "-m", "consumer_app", "local", "check", *args], env=env,
+            return subprocess.run([sys.executable, "-m", "devkit", "local", "check", *args], env=env,
                                   cwd=ROOT, input=stdin, capture_output=True, text=True, timeout=120)
 
         bad = check(stdin='{"sent": 3}')

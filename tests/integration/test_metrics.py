@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from consumer_app.local import inspect, stack
-from consumer_app.local.workers import Supervisor, Worker, worker_env
 from consumer_app.metrics import REJECTED, is_emf
-from producer.__main__ import parse_args, run
+from devkit.local import inspect, stack
+from devkit.local.workers import Supervisor, Worker, worker_env
+from producer.produce import Plan, produce
 from producer.summary import Summary
 from tests.emf_spec import problems
 
@@ -25,8 +25,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 def test_emf_lines_follow_the_spec_and_add_up_to_the_run(tmp_path: Path) -> None:
     with stack.running(tmp_path, shards=2) as st:
         summary = Summary()
-        run(parse_args(["--stream", st.stream, "--count", "800", "--unclean-ratio", "0.1", "--seed", "21",
-                        "--quiet"]), summary, st.client("kinesis"))
+        produce(Plan(st.stream, count=800, unclean_ratio=0.1, seed=21), summary, st.client("kinesis"))
         app = f"emf-{int(time.time())}"
         w = Worker("w1", worker_env(st.env(), app, STATS_INTERVAL_SECONDS="2"), tmp_path, restart=False)
         with Supervisor([w]) as sup:

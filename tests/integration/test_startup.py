@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from consumer_app.dynamo import lease_table
-from consumer_app.local import inspect, stack
-from consumer_app.local.workers import Supervisor, Worker, WorkerDied, worker_env
+from devkit.local import inspect, stack
+from devkit.local.workers import Supervisor, Worker, WorkerDied, worker_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 ROOT = Path(__file__).resolve().parents[2]

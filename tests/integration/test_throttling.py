@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from consumer_app.dynamo.errors import WriteFailed
-from consumer_app.local.fault_proxy import PASS, Action
-from consumer_app.local.inspect import scan_all
 from consumer_app.rules.aggregation import aggregate
 from consumer_app.rules.retry import RetryPolicy
+from devkit.local.fault_proxy import PASS, Action
+from devkit.local.inspect import scan_all
 from tests.integration.conftest import FAST_POLICY, Writers, client_for
 from tests.integration.test_writers import expected_totals, make_rejects, shard_records, table_totals
 

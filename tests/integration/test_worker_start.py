@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from consumer_app.local import stack
-from consumer_app.local.resources import ensure_table
 from consumer_app.tables import AGGREGATES
+from devkit.local import stack
+from devkit.local.resources import ensure_table
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]

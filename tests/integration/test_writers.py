@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from consumer_app.dynamo.rejects import Reject
-from consumer_app.local.inspect import scan_all
 from consumer_app.rules.aggregation import CleanRecord, Position, aggregate
 from consumer_app.rules.validation import Trip
 from consumer_app.rules.windows import window_start_ms
+from devkit.local.inspect import scan_all
 from tests.integration.conftest import FAST_POLICY, Writers, client_for
 
 pytestmark = pytest.mark.integration

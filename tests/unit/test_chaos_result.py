@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from consumer_app.chaos.harness import Result
-from consumer_app.chaos.runner import table
+from devkit.chaos.harness import Result
+from devkit.chaos.runner import table
 
 
 def test_pass_is_derived_from_the_findings() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from consumer_app.local.inspect import owned, started
+from devkit.local.inspect import owned, started
 
 
 @pytest.mark.parametrize(("checkpoint", "expected"), [

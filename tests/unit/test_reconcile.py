@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from consumer_app.reconcile import Observed, reconcile
+from devkit.reconcile import Observed, reconcile
 
 SUMMARY: dict[str, Any] = {
     "sent": 10,

@@ -17,9 +17,10 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from consumer_app.local import emulators
-from consumer_app.local.resources import ensure_all
+from consumer_app.settings import DEFAULT_STREAM
 from consumer_app.tables import watermarks_table_for
+from devkit.local import emulators
+from devkit.local.resources import ensure_all
 
 REGION = "us-east-1"
 # Dummy credentials: the emulators accept any; real AWS would refuse them.
@@ -33,7 +34,7 @@ class Stack:
     dynamodb_port: int
     kinesis_pid: int | None = None
     dynamodb_pid: int | None = None
-    stream: str = "input_stream"
+    stream: str = DEFAULT_STREAM
     shards: int = 4
     aggregates_table: str = "kinesisAggs"
     rejects_table: str = "kinesisAggs-rejects"

@@ -1,4 +1,4 @@
-"""``python -m consumer_app chaos [SCENARIO...] [--size small|full] [--json]``.
+"""``python -m devkit chaos [SCENARIO...] [--size small|full] [--json]``.
 
 Runs the scenarios one after another (each on its own private stack), prints one row per
 scenario and exits non-zero if any failed.
@@ -13,8 +13,8 @@ import sys
 import time
 from pathlib import Path
 
-from consumer_app.chaos.harness import Result
-from consumer_app.chaos.scenarios import FULL, SCENARIOS, SMALL
+from devkit.chaos.harness import Result
+from devkit.chaos.scenarios import FULL, SCENARIOS, SMALL
 
 COLUMNS = ("scenario", "produced", "clean aggregated", "rejected", "lost", "counted twice",
            "recovery s", "final windows", "result")
@@ -37,7 +37,7 @@ def table(results: list[Result]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m consumer_app chaos")
+    p = argparse.ArgumentParser(prog="python -m devkit chaos")
     p.add_argument("scenarios", nargs="*", choices=[[], *SCENARIOS], metavar="SCENARIO",
                    help=f"any of: {', '.join(SCENARIOS)} (default: all)")
     p.add_argument("--size", choices=("small", "full"), default="full")

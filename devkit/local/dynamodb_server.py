@@ -74,7 +74,7 @@ def answer_index_updates_as_dynamodb() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m consumer_app.local.dynamodb_server")
+    p = argparse.ArgumentParser(prog="python -m devkit.local.dynamodb_server")
     p.add_argument("-H", "--host", default="127.0.0.1")
     p.add_argument("-p", "--port", type=int, required=True)
     args = p.parse_args(argv)

@@ -26,12 +26,11 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
-from consumer_app.local import inspect, stack
-from consumer_app.local.workers import Supervisor, Worker, finalizer, worker_env
-from consumer_app.reconcile import Observed, reconcile
 from consumer_app.window_report import finality_lag_s, rows, wait_final
-from producer.__main__ import parse_args as producer_args
-from producer.__main__ import run as produce
+from devkit.local import inspect, stack
+from devkit.local.workers import Supervisor, Worker, finalizer, worker_env
+from devkit.reconcile import Observed, reconcile
+from producer.produce import Plan, produce
 from producer.summary import Summary
 
 console = Console(stderr=True)
@@ -135,10 +134,8 @@ def main(args: argparse.Namespace) -> int:
             console.print(f"demo: {args.workers} workers (application {app}); producing "
                           f"{args.rate:g} records/s for {args.duration:g}s, "
                           f"{args.unclean_ratio:.0%} unclean")
-            p_args = producer_args(["--stream", st.stream, "--duration", str(args.duration),
-                                    "--rate", str(args.rate), "--unclean-ratio",
-                                    str(args.unclean_ratio), "--quiet"]
-                                   + (["--seed", str(args.seed)] if args.seed is not None else []))
+            plan = Plan(st.stream, duration=args.duration, rate=args.rate,
+                        unclean_ratio=args.unclean_ratio, seed=args.seed)
             kinesis = boto3.client("kinesis", endpoint_url=st.kinesis_url, region_name=stack.REGION,
                                    aws_access_key_id=stack.ACCESS_KEY,
                                    aws_secret_access_key=stack.SECRET_KEY,
@@ -146,7 +143,7 @@ def main(args: argparse.Namespace) -> int:
 
             def producer_thread() -> None:
                 try:
-                    produce(p_args, summary, kinesis)
+                    produce(plan, summary, kinesis)
                 except Exception as exc:
                     failure.append(f"producer: {exc}")
 

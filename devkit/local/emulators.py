@@ -93,7 +93,7 @@ def start_kinesis(port: int, log_path: Path, persist_dir: Path | None = None) ->
 
 def start_moto(port: int, log_path: Path) -> Process:
     """Start the moto DynamoDB server on 127.0.0.1:``port``, serialized (see dynamodb_server)."""
-    cmd = [sys.executable, "-m", "consumer_app.local.dynamodb_server", "-p", str(port)]
+    cmd = [sys.executable, "-m", "devkit.local.dynamodb_server", "-p", str(port)]
     return _spawn("moto", cmd, port, log_path, None, REPO_ROOT)
 
 

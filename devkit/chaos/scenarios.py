@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from consumer_app.chaos.harness import Gaps, Result, Run, account
-from consumer_app.local import inspect
-from consumer_app.local.fault_proxy import PASS, Action
 from consumer_app.logs import event_time
 from consumer_app.rules.validation import REASONS, TRIP_FIELDS
+from devkit.chaos.harness import Gaps, Result, Run, account
+from devkit.local import inspect
+from devkit.local.fault_proxy import PASS, Action
 
 
 @dataclass(frozen=True)

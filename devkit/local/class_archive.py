@@ -23,10 +23,9 @@ import time
 from pathlib import Path
 
 from consumer_app import worker
-from consumer_app.local import inspect, stack
-from consumer_app.local.workers import Supervisor, Worker, worker_env
-from producer.__main__ import parse_args as producer_args
-from producer.__main__ import run as produce
+from devkit.local import inspect, stack
+from devkit.local.workers import Supervisor, Worker, worker_env
+from producer.produce import Plan, produce
 from producer.summary import Summary
 
 
@@ -35,8 +34,7 @@ def train(class_list: Path, log_dir: Path, timeout_s: float = 180) -> None:
     st = stack.private_stack(log_dir, shards=2)
     st.start()
     try:
-        produce(producer_args(["--stream", st.stream, "--count", "200", "--unclean-ratio", "0.05",
-                               "--seed", "1", "--quiet"]), Summary(), st.client("kinesis"))
+        produce(Plan(st.stream, count=200, unclean_ratio=0.05, seed=1), Summary(), st.client("kinesis"))
         app = f"class-archive-{int(time.time())}"
         opts = " ".join(worker.java_options("local"))
         env = worker_env(st.env(), app, JAVA_OPTS=f"{opts} -XX:DumpLoadedClassList={class_list}",
@@ -73,7 +71,7 @@ def dump(class_list: Path, archive: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m consumer_app.local.class_archive")
+    p = argparse.ArgumentParser(prog="python -m devkit.local.class_archive")
     p.add_argument("--out", type=Path, default=worker.class_archive())
     args = p.parse_args(argv)
     start = time.monotonic()

@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from consumer_app.local import emulators, stack
+from devkit.local import emulators, stack
 
 
 def main(args: argparse.Namespace) -> int:
@@ -46,7 +46,7 @@ def up(args: argparse.Namespace) -> int:
     sys.stderr.write(f"local up: kinesis-local on {s.kinesis_url} (pid {s.kinesis_pid}), "
                      f"moto on {s.dynamodb_url} (pid {s.dynamodb_pid}); stream {s.stream} "
                      f"({s.shards} shards), tables {s.aggregates_table}, {s.rejects_table}\n"
-                     "local up: load the settings with: eval \"$(python -m consumer_app local up)\"\n")
+                     "local up: load the settings with: eval \"$(python -m devkit local up)\"\n")
     sys.stdout.write(stack.export_lines(s.env()))
     return 0
 
@@ -68,7 +68,7 @@ def down() -> int:
 def status() -> int:
     s = stack.load()
     if s is None:
-        print("local stack: not started (python -m consumer_app local up)")
+        print("local stack: not started (python -m devkit local up)")
         return 3
     run = s.running()
     print(f"kinesis-local: {'running' if run['kinesis-local'] else 'stopped'} "
@@ -87,8 +87,8 @@ def init(args: argparse.Namespace) -> int:
     import boto3
     from botocore.config import Config
 
-    from consumer_app.local.resources import ensure_all
     from consumer_app.settings import SettingsError, from_env
+    from devkit.local.resources import ensure_all
 
     try:
         s = from_env()
@@ -126,9 +126,9 @@ def check(args: argparse.Namespace) -> int:
     import boto3
     from botocore.config import Config
 
-    from consumer_app.local import inspect
-    from consumer_app.reconcile import Observed, reconcile
     from consumer_app.settings import SettingsError, from_env
+    from devkit.local import inspect
+    from devkit.reconcile import Observed, reconcile
     from producer.summary import Summary
 
     try:

@@ -13,13 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from consumer_app import metrics
-from consumer_app.local import inspect, stack
-from consumer_app.local.fault_proxy import FaultProxy
-from consumer_app.local.workers import Supervisor, Worker, finalizer, worker_env
-from consumer_app.reconcile import Observed, reconcile
 from consumer_app.window_report import rows
-from producer.__main__ import parse_args as producer_args
-from producer.__main__ import run as produce
+from devkit.local import inspect, stack
+from devkit.local.fault_proxy import FaultProxy
+from devkit.local.workers import Supervisor, Worker, finalizer, worker_env
+from devkit.reconcile import Observed, reconcile
+from producer.produce import Plan, produce
 from producer.summary import Summary
 
 
@@ -160,16 +159,13 @@ class Run:
     # -- producing ----------------------------------------------------------------------
     def produce(self, count: int, rate: float | None, unclean_ratio: float = 0.05, seed: int = 1,
                 background: bool = True) -> threading.Thread | None:
-        argv = ["--stream", self.stack.stream, "--count", str(count), "--unclean-ratio",
-                str(unclean_ratio), "--seed", str(seed), "--quiet"]
-        if rate:
-            argv += ["--rate", str(rate)]
-        args = producer_args(argv)
+        plan = Plan(self.stack.stream, count=count, rate=rate or None, unclean_ratio=unclean_ratio,
+                    seed=seed)
         kinesis = self.stack.client("kinesis")
 
         def go() -> None:
             try:
-                produce(args, self.summary, kinesis)
+                produce(plan, self.summary, kinesis)
             except Exception as exc:
                 self.producer_errors.append(f"{type(exc).__name__}: {exc}")
 

@@ -1,1 +1,0 @@
-"""Fault scenarios on the local emulators with real workers: `python -m consumer_app chaos`."""

@@ -1,0 +1,1 @@
+"""Fault scenarios on the local emulators with real workers: `python -m devkit chaos`."""
