@@ -7,7 +7,20 @@ are development tools in the ``devkit`` package (``python -m devkit --help``).
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
+from collections.abc import Mapping
+
+#: subcommands that parse their own arguments (their --help is their own): name -> module
+#: whose ``main(argv)`` runs it
+OWN_PARSERS = {"finalize": "consumer_app.finality", "windows": "consumer_app.window_report"}
+
+
+def delegate(argv: list[str], commands: Mapping[str, str]) -> int | None:
+    """Run ``argv``'s subcommand if it is one of ``commands``; None if it is not."""
+    if argv[:1] and argv[0] in commands:
+        return int(importlib.import_module(commands[argv[0]]).main(argv[1:]))
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,16 +34,10 @@ def main(argv: list[str] | None = None) -> int:
                    "watermark has passed their window (python -m consumer_app finalize --help)")
     sub.add_parser("windows", add_help=False, help="list the aggregates with their state and the "
                    "global watermark (python -m consumer_app windows --help)")
-    if argv is None:
-        argv = sys.argv[1:]
-    if argv[:1] == ["finalize"]:
-        from consumer_app.finality import main as finalize_main
-
-        return finalize_main(argv[1:])
-    if argv[:1] == ["windows"]:
-        from consumer_app.window_report import main as windows_main
-
-        return windows_main(argv[1:])
+    argv = sys.argv[1:] if argv is None else argv
+    delegated = delegate(argv, OWN_PARSERS)
+    if delegated is not None:
+        return delegated
     args = p.parse_args(argv)
 
     if args.command == "run":

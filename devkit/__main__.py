@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from consumer_app.__main__ import delegate
+
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m devkit")
@@ -38,12 +40,10 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--seed", type=int, default=None)
     sub.add_parser("chaos", add_help=False, help="fault scenarios with real workers "
                    "(python -m devkit chaos --help)")
-    if argv is None:
-        argv = sys.argv[1:]
-    if argv[:1] == ["chaos"]:
-        from devkit.chaos.runner import main as chaos_main
-
-        return chaos_main(argv[1:])
+    argv = sys.argv[1:] if argv is None else argv
+    delegated = delegate(argv, {"chaos": "devkit.chaos.runner"})
+    if delegated is not None:
+        return delegated
     args = p.parse_args(argv)
     if args.command == "local":
         from devkit.local import cli
