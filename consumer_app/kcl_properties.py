@@ -1,7 +1,7 @@
 """MultiLangDaemon properties: parse, merge, validate and render (pure).
 
 The daemon's properties are case-sensitive, silently ignore unknown keys and do no
-``${ENV}`` substitution (DESIGN §4).  So the file it reads is rendered at start from
+``${ENV}`` substitution (docs/design.md#the-properties-file).  So the file it reads is rendered at start from
 ``properties/base.properties``, the profile's overrides and the settings, and any key
 not in :data:`KNOWN_KEYS` is an error instead of a silent no-op.
 """

@@ -1,4 +1,4 @@
-"""Names and key schemas of the DynamoDB tables the consumer writes (DESIGN §1).
+"""Names and key schemas of the DynamoDB tables the consumer writes (docs/design.md#tables).
 
 One place for the contract: the writers build items with these attribute names, the
 start-up check compares live tables with these schemas, and ``local up`` creates them.
@@ -54,7 +54,7 @@ def watermarks_table_for(aggregates_table: str) -> str:
 FINAL = "final"
 FINAL_AT = "finalAt"
 
-#: Prefix of the per-shard high-water-mark attributes on aggregate items (DESIGN §2).
+#: Prefix of the per-shard high-water-mark attributes on aggregate items (docs/design.md#exactly-once).
 MARK_PREFIX = "mark_"
 
 

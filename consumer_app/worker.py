@@ -126,7 +126,7 @@ def check_tables(settings: Settings, client: Any) -> None:
 
 
 def bootstrap_leases(settings: Settings, dynamodb: Any) -> None:
-    """LEASE_BOOTSTRAP: KCL's lease table ready before the JVM starts (DESIGN §4)."""
+    """LEASE_BOOTSTRAP: KCL's lease table ready before the JVM starts (docs/startup.md)."""
     try:
         done = lease_table.bootstrap(dynamodb, control_client(settings, "kinesis"),
                                      settings.application_name, settings.stream_name,

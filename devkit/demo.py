@@ -115,7 +115,7 @@ def main(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up like Ctrl-C
     log_dir = Path(".local/demo") / time.strftime("%Y%m%d-%H%M%S")
     st = stack.private_stack(log_dir, shards=args.shards)
-    app = f"demo-{int(time.time())}"  # a fresh lease table: no stale leader lock (DESIGN §4)
+    app = f"demo-{int(time.time())}"  # a fresh lease table: no stale leader lock (docs/design.md#leases)
     console.print(f"demo: starting kinesis-local and moto (logs in {log_dir}/)")
     try:
         st.start()

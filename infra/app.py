@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-# jsii prints an end-of-life banner on every run under Node 20 (DESIGN §6); set before
+# jsii prints an end-of-life banner on every run under Node 20 (docs/design.md#the-cdk-app); set before
 # aws_cdk is imported (through kinesis_aggs_infra.build below).
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 

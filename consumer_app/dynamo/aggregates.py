@@ -1,4 +1,4 @@
-"""Exactly-once writes of aggregate contributions into kinesisAggs (DESIGN §2).
+"""Exactly-once writes of aggregate contributions into kinesisAggs (docs/design.md#exactly-once).
 
 One ``UpdateItem`` per (vendorId, windowStart): ``ADD passenger, trips`` and ``SET`` this
 shard's high-water mark, on condition that the mark is what this process last saw (or

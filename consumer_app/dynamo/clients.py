@@ -2,7 +2,7 @@
 
 botocore retries are switched off (``standard`` mode, one attempt) on the clients the
 writers use: the writers own retrying, because only they can tell whether all or some
-writes failed and retry just the failed ones (DESIGN §3).  With botocore retrying too,
+writes failed and retry just the failed ones (docs/design.md#retries).  With botocore retrying too,
 the two layers would multiply (12 x 3 attempts) and hide throttling from the counters.
 Timeouts are short so that a dead endpoint turns into a counted, retried failure.
 """

@@ -1,4 +1,4 @@
-"""Prepare KCL's lease table before the JVM starts (``LEASE_BOOTSTRAP``; DESIGN §4).
+"""Prepare KCL's lease table before the JVM starts (``LEASE_BOOTSTRAP``; docs/startup.md).
 
 What KCL 3.5.1 does on a fresh table, read in its source and seen here:
 

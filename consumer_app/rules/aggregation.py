@@ -1,4 +1,4 @@
-"""Batch aggregation and the per-shard sequence fence (DESIGN §2).
+"""Batch aggregation and the per-shard sequence fence (docs/design.md#exactly-once).
 
 A batch becomes one :class:`Contribution` per (vendorId, windowStart).  Each aggregate
 item carries, per shard, a high-water mark: the position of the last record of that

@@ -1,4 +1,4 @@
-"""Which shards get a pre-created lease at start-up, and where each starts (DESIGN §4).
+"""Which shards get a pre-created lease at start-up, and where each starts (docs/startup.md).
 
 KCL 3 makes every worker wait a random 1-30 s while its lease table is empty, and its
 3.5 releases let two workers that start together race for the table's first rows (see

@@ -1,4 +1,4 @@
-"""Retry decisions for DynamoDB writes (DESIGN §3), as pure functions.
+"""Retry decisions for DynamoDB writes (docs/design.md#retries), as pure functions.
 
 A write attempt covers several independent writes (one per aggregate item, or one per
 rejects chunk).  Its outcome is all succeeded, some failed, all failed, or fatal.

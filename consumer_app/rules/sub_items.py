@@ -5,7 +5,7 @@ mark per shard, so both its write rate and its size grow with the shard count: a
 hundred shards one item needs more than the 1,000 write units per second that DynamoDB
 gives a single item.  With ``AGGREGATE_SUB_ITEMS = n > 1`` a (vendor, window) aggregate is
 split into ``n`` sub-items, one sort key each (``<windowStart>#<k>``); a shard always
-writes the same one, so the fence (DESIGN §2) works per sub-item unchanged.  Readers add
+writes the same one, so the fence (docs/design.md#exactly-once) works per sub-item unchanged.  Readers add
 the sub-items of a window up (:func:`window_of`, or a Query with ``begins_with``).
 With ``n = 1`` the sort key is the window start alone, as before.
 """

@@ -47,7 +47,7 @@ def _processing(worker: Any) -> set[str]:
 
 def _victim(run: Run, settle_s: float = 30) -> tuple[Any, set[str]]:
     """A worker holding leases; preferably not the leader (a killed leader's lock takes
-    about 2 minutes to expire, DESIGN §4), and not in the middle of a lease handoff: KCL 3
+    about 2 minutes to expire, docs/handoffs.md), and not in the middle of a lease handoff: KCL 3
     moves leases for a while after start, and a lease just assigned has no processor yet.
     Waits up to ``settle_s`` for every lease of the victim to have a running processor."""
     deadline = time.monotonic() + settle_s
@@ -375,7 +375,7 @@ def hostile_corpus(seed: int = 8) -> list[bytes]:
             if f == "id" and w == "text":
                 continue
             if f in ("gcDistance", "tripDuration", "googleDistance", "googleDuration") and w == -1.5:
-                continue  # any finite number is a valid measure (DESIGN §1)
+                continue  # any finite number is a valid measure (docs/design.md#clean-and-unclean)
             corpus.append(dumps({**base, f: w}))
     corpus += [b"", b" ", b"null", b"[]", b'"just a string"', b"42", b"\x00\x00"]  # empty-ish
     return corpus

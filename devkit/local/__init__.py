@@ -1,1 +1,1 @@
-"""The local backend: kinesis-local and a moto server on loopback (DESIGN §5)."""
+"""The local backend: kinesis-local and a moto server on loopback (docs/design.md#the-local-backend)."""

@@ -127,8 +127,8 @@ def wait_ready(proc: Process, timeout_s: float = 60.0) -> None:
 def stop(pid: int, timeout_s: float = 10.0, port: int | None = None) -> None:
     """Stop a server we started (its whole process group): SIGTERM, then SIGKILL.
 
-    kinesis-local may ignore SIGTERM after heavy use (DESIGN §5), hence the firm second step;
-    give a persistent one ``KINESIS_PERSIST_STOP_S`` so that it can write its snapshot.
+    kinesis-local may ignore SIGTERM after heavy use (docs/design.md#kinesis-local), hence the firm second
+    step; give a persistent one ``KINESIS_PERSIST_STOP_S`` so that it can write its snapshot.
     With ``port``, also wait until the port is released (it outlives the process briefly),
     so that a restart on the same port does not find it in use.
     """

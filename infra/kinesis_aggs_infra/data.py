@@ -1,4 +1,4 @@
-"""The data plane: the input stream and the tables the worker writes (DESIGN §1): aggregates,
+"""The data plane: the input stream and the tables the worker writes (docs/design.md#tables): aggregates,
 rejects, and the shards' watermarks that the finalizer reads (docs/windows.md).
 
 Key schemas and the TTL attribute come from ``consumer_app.tables``: the worker refuses to

@@ -4,7 +4,7 @@
 For each ``FLUSH_INTERVAL_MILLIS``: 2 workers on a 4-shard stream, a producer that puts
 records at a steady rate, and an observer that scans ``kinesisAggs`` every
 ``--scan-ms``.  A clean record is *in* its aggregate item once that item's mark for the
-record's shard (DESIGN §2) has reached the record's position; its latency is the time
+record's shard (docs/design.md#exactly-once) has reached the record's position; its latency is the time
 from the ``PutRecords`` acknowledgement to the first scan that sees this.  The record's
 window comes from its ``approximateArrivalTimestamp``, read back from the stream after
 the run.  The scan interval bounds the resolution (printed).  Writes per 10,000 clean

@@ -3,7 +3,7 @@
 Inputs: the worker's CPU per 100,000 records and its resident memory, as ``make bench``
 measured them (``bench-out/bench.json``; ``--cpu-per-100k`` and friends override), the CDK
 defaults (infra/kinesis_aggs_infra/config.py) and the item layout of the aggregates
-(one fence mark per shard on every item it writes: DESIGN §2).  Output: for 4, 64, 512 and
+(one fence mark per shard on every item it writes: docs/design.md#exactly-once).  Output: for 4, 64, 512 and
 2,048 shards at 1,000 records/s each, the tasks and their vCPU and memory, and the write
 units per second on the hottest ``kinesisAggs`` item for each flush interval, with the
 number of sub-items (``AGGREGATE_SUB_ITEMS``) that keeps it under half of DynamoDB's 1,000

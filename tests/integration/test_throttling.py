@@ -1,6 +1,6 @@
 """Throttling through a fault-injecting proxy in front of moto, via real botocore.
 
-Covers DESIGN §3: all writes throttled -> back off and retry all; some throttled -> retry
+Covers docs/design.md#retries: all writes throttled -> back off and retry all; some throttled -> retry
 only those; budget spent -> WriteFailed, and a later run completes without double counts.
 """
 

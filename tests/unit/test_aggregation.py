@@ -1,4 +1,4 @@
-"""Positions, per-batch aggregation and the per-shard sequence fence (DESIGN §2)."""
+"""Positions, per-batch aggregation and the per-shard sequence fence (docs/design.md#exactly-once)."""
 
 from __future__ import annotations
 
@@ -185,7 +185,8 @@ BASE_MS = 1_764_230_400_000
 
 @dataclass
 class Store:
-    """DESIGN §2 in pure Python: item -> (passenger, trips, this shard's high-water mark)."""
+    """docs/design.md#exactly-once in pure Python:
+    item -> (passenger, trips, this shard's high-water mark)."""
 
     items: dict[AggregateKey, list] = field(default_factory=dict)
 

@@ -1,4 +1,4 @@
-"""Retry decisions for DynamoDB writes (DESIGN §3)."""
+"""Retry decisions for DynamoDB writes (docs/design.md#retries)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Record validation (DESIGN §1): clean trips, and one reason per unclean record."""
+"""Record validation (docs/design.md#clean-and-unclean): clean trips, and one reason per unclean record."""
 
 from __future__ import annotations
 
