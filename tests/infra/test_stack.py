@@ -84,8 +84,14 @@ def test_no_star_resource_except_where_aws_requires_it(synths: dict[str, Synth],
                         "StringEquals": {"cloudwatch:namespace": "kinesis-aggs-consumer"}}
 
 
-def test_fan_out_combination_exists() -> None:
-    assert FAN_OUT == ["fanout"] and "default" in POLLING
+@pytest.mark.parametrize("name", ALL)
+def test_the_workers_retrieve_as_the_combination_says(synths: dict[str, Synth], name: str) -> None:
+    """The workers are told to fan out exactly in the FAN_OUT combinations and to poll in every
+    other one, so that the POLLING and FAN_OUT tests read the stacks they mean to."""
+    s = synths[name]
+    env = {e["Name"]: e["Value"] for e in container(s)["Environment"]}
+    assert env["RETRIEVAL_MODE"] == ("FANOUT" if name in FAN_OUT else "POLLING")
+    assert s.cfg.fan_out is (name in FAN_OUT)
 
 
 @pytest.mark.parametrize("name", POLLING)
