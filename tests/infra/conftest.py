@@ -8,10 +8,8 @@ excludes must keep out of cdk.out), not from the repository root.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +25,8 @@ import aws_cdk as cdk  # noqa: E402
 import pytest  # noqa: E402
 from aws_cdk.assertions import Template  # noqa: E402
 from kinesis_aggs_infra.build import build_app  # noqa: E402
-from kinesis_aggs_infra.config import InfraConfig  # noqa: E402
-from kinesis_aggs_infra.stack import ConsumerStack  # noqa: E402
+
+from tests.support.cfn import Synth  # noqa: E402
 
 ACCOUNT, REGION = "123456789012", "eu-west-1"
 EXISTING_VPC = "vpc-0a1b2c3d4e5f67890"
@@ -76,39 +74,6 @@ COMBINATIONS: dict[str, tuple[dict[str, Any], cdk.Environment | None]] = {
     # enhanced fan-out: the consumer's grants, and nothing else changes
     "fanout": ({"retrievalMode": "FANOUT"}, None),
 }
-
-
-@dataclass
-class Synth:
-    """One synthesized app: its config, stack, template and cloud assembly directory."""
-
-    name: str
-    cfg: InfraConfig
-    app: cdk.App
-    stack: ConsumerStack
-    template: Template
-    outdir: Path
-
-    @property
-    def resources(self) -> dict[str, dict[str, Any]]:
-        return self.template.to_json()["Resources"]
-
-    def of_type(self, cfn_type: str) -> dict[str, dict[str, Any]]:
-        return {k: v for k, v in self.resources.items() if v["Type"] == cfn_type}
-
-    def one(self, cfn_type: str) -> tuple[str, dict[str, Any]]:
-        found = self.of_type(cfn_type)
-        assert len(found) == 1, f"{self.name}: {len(found)} x {cfn_type}"
-        return next(iter(found.items()))
-
-    def owned(self, cfn_type: str, construct: str) -> tuple[str, dict[str, Any]]:
-        """The one resource of a type below a top-level construct ("Workers", "Finalizer")."""
-        found = {k: v for k, v in self.of_type(cfn_type).items() if k.startswith(construct)}
-        assert len(found) == 1, f"{self.name}: {len(found)} x {cfn_type} in {construct}"
-        return next(iter(found.items()))
-
-    def validation_report(self) -> dict[str, Any]:
-        return json.loads((self.outdir / "validation-report.json").read_text())
 
 
 def make_docker_context(root: Path) -> Path:

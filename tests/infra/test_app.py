@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from kinesis_aggs_infra.service import ASSET_EXCLUDES, default_docker_context
 
-from tests.infra.conftest import INFRA, REPO, Synth
+from tests.infra.conftest import INFRA, REPO
+from tests.support.cfn import Synth
 
 pytestmark = pytest.mark.infra
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.infra.conftest import COMBINATIONS, REPO, Synth
+from tests.infra.conftest import COMBINATIONS, REPO
+from tests.support.cfn import Synth
 
 pytestmark = pytest.mark.infra
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from kinesis_aggs_infra.finalizer import FINALIZER_CPU, FINALIZER_MEMORY_MIB
 
-from tests.infra.conftest import COMBINATIONS, PRIVATE_SUBNETS, Synth
-from tests.infra.test_stack import _alarms, _strings, container, flat, logical_id, statements
+from tests.infra.conftest import COMBINATIONS, PRIVATE_SUBNETS
+from tests.support.cfn import Synth, alarms_of, container, flat, logical_id, statements, strings_in
 
 pytestmark = pytest.mark.infra
 
@@ -155,7 +155,7 @@ def _metric(alarm: dict[str, Any]) -> tuple[str, str, int, dict[str, Any]]:
 
 
 def test_finality_alarms(synths: dict[str, Synth]) -> None:
-    alarms = _alarms(synths["default"])
+    alarms = alarms_of(synths["default"])
     violation = alarms["FinalityViolationAlarm"]
     assert _metric(violation) == ("RefusedForFinalWindow", "Sum", 300,
                                   {"Stream": "input_stream", "ns": "kinesis-aggs-consumer"})
@@ -173,7 +173,7 @@ def test_finality_alarms(synths: dict[str, Synth]) -> None:
 
 def test_finality_lag_alarm_threshold_is_a_setting(synths: dict[str, Synth]) -> None:
     s = synths["options"]
-    alarms = _alarms(s)
+    alarms = alarms_of(s)
     assert alarms["FinalityLagAlarm"]["Threshold"] == 900
     for name in ("FinalityLagAlarm", "FinalityViolationAlarm"):  # notify the topic like the others
         assert alarms[name]["AlarmActions"] == alarms["IteratorAgeAlarm"]["AlarmActions"] != []
@@ -198,6 +198,6 @@ def test_finality_widget(synths: dict[str, Synth]) -> None:
                                                                   "yAxis": "left"}]
     # and the alarm status widget shows the two new alarms
     (status,) = [w for w in body["widgets"] if w["properties"].get("title") == "Alarms"]
-    shown = " ".join(_strings(status))
+    shown = " ".join(strings_in(status))
     for name in ("FinalityViolationAlarm", "FinalityLagAlarm"):
         assert name in shown

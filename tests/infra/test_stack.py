@@ -21,8 +21,8 @@ from tests.infra.conftest import (
     EXISTING_VPC,
     PRIVATE_SUBNETS,
     REGION,
-    Synth,
 )
+from tests.support.cfn import Synth, alarms_of, container, flat, logical_id, statements, strings_in
 
 pytestmark = pytest.mark.infra
 
@@ -35,50 +35,10 @@ FAN_OUT_ACTIONS = ("SubscribeToShard", "RegisterStreamConsumer", "DescribeStream
                    "ListStreamConsumers", "DeregisterStreamConsumer")
 
 
-def flat(value: Any) -> Any:
-    """Intrinsics as readable strings: {"Ref": "X"} -> "${X}", Fn::Join joined, GetAtt -> ${L.Attr}."""
-    if isinstance(value, dict) and len(value) == 1:
-        (fn, arg), = value.items()
-        if fn == "Ref":
-            return f"${{{arg}}}"
-        if fn == "Fn::GetAtt":
-            return f"${{{arg[0]}.{arg[1]}}}"
-        if fn == "Fn::Join":
-            return arg[0].join(str(flat(part)) for part in arg[1])
-        if fn == "Fn::Sub":
-            return arg
-    if isinstance(value, list):
-        return [flat(v) for v in value]
-    return value
-
-
-def statements(s: Synth, policy_prefix: str) -> dict[str, dict[str, Any]]:
-    """Statements of the one IAM policy whose logical id starts with ``policy_prefix``, by Sid."""
-    found = {k: v for k, v in s.of_type("AWS::IAM::Policy").items() if k.startswith(policy_prefix)}
-    assert len(found) == 1, list(found)
-    out = {}
-    for i, st in enumerate(next(iter(found.values()))["Properties"]["PolicyDocument"]["Statement"]):
-        actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
-        resources = st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]
-        out[st.get("Sid", str(i))] = {"actions": sorted(actions), "resources": sorted(map(flat, resources)),
-                                      "condition": st.get("Condition"), "effect": st["Effect"]}
-    return out
-
-
-def logical_id(s: Synth, construct: Any) -> str:
-    return s.stack.resolve(s.stack.get_logical_id(construct.node.default_child))
-
-
 def arn(s: Synth, table: str) -> str:
     region = REGION if s.name == "existing_vpc" else "${AWS::Region}"
     account = ACCOUNT if s.name == "existing_vpc" else "${AWS::AccountId}"
     return f"arn:${{AWS::Partition}}:dynamodb:{region}:{account}:table/{table}"
-
-
-def container(s: Synth) -> dict[str, Any]:
-    _, task = s.owned("AWS::ECS::TaskDefinition", "Workers")
-    (c,) = task["Properties"]["ContainerDefinitions"]
-    return c
 
 
 # -- every combination ---------------------------------------------------------------------
@@ -124,8 +84,14 @@ def test_no_star_resource_except_where_aws_requires_it(synths: dict[str, Synth],
                         "StringEquals": {"cloudwatch:namespace": "kinesis-aggs-consumer"}}
 
 
-def test_fan_out_combination_exists() -> None:
-    assert FAN_OUT == ["fanout"] and "default" in POLLING
+@pytest.mark.parametrize("name", ALL)
+def test_the_workers_retrieve_as_the_combination_says(synths: dict[str, Synth], name: str) -> None:
+    """The workers are told to fan out exactly in the FAN_OUT combinations and to poll in every
+    other one, so that the POLLING and FAN_OUT tests read the stacks they mean to."""
+    s = synths[name]
+    env = {e["Name"]: e["Value"] for e in container(s)["Environment"]}
+    assert env["RETRIEVAL_MODE"] == ("FANOUT" if name in FAN_OUT else "POLLING")
+    assert s.cfg.fan_out is (name in FAN_OUT)
 
 
 @pytest.mark.parametrize("name", POLLING)
@@ -399,14 +365,9 @@ def test_scaling_policies(synths: dict[str, Synth]) -> None:
     assert upper["Statistic"] == lower["Statistic"] == "Maximum"
 
 
-def _alarms(s: Synth) -> dict[str, dict[str, Any]]:
-    return {k.removeprefix("Observability")[:-8]: v["Properties"]
-            for k, v in s.of_type("AWS::CloudWatch::Alarm").items() if k.startswith("Observability")}
-
-
 def test_alarms(synths: dict[str, Synth]) -> None:
     s = synths["default"]
-    alarms = _alarms(s)
+    alarms = alarms_of(s)
     assert set(alarms) == {"IteratorAgeAlarm", "ThrottlingAlarm", "TasksBelowDesiredAlarm",
                            "RejectsShareAlarm", "FinalityViolationAlarm", "FinalityLagAlarm"}
     age = alarms["IteratorAgeAlarm"]
@@ -455,7 +416,7 @@ def test_alarms(synths: dict[str, Synth]) -> None:
 
 
 def test_rejects_alarm_share_is_a_setting(synths: dict[str, Synth]) -> None:
-    assert _alarms(synths["options"])["RejectsShareAlarm"]["Threshold"] == 12.5
+    assert alarms_of(synths["options"])["RejectsShareAlarm"]["Threshold"] == 12.5
 
 
 def test_dashboard(synths: dict[str, Synth]) -> None:
@@ -473,7 +434,7 @@ def test_dashboard(synths: dict[str, Synth]) -> None:
                       "Workers: running vs desired tasks", "Worker CPU and memory (%)",
                       "Final windows: global watermark lag (max, s); windows finalized, late and refused "
                       "records (per minute)", "Alarms"]
-    strings = set(_strings(body))
+    strings = set(strings_in(body))
     for needle in ("GetRecords.IteratorAgeMilliseconds", "IncomingRecords", "GetRecords.Records",
                    "WriteThrottleEvents", "ReadThrottleEvents",
                    "ReadProvisionedThroughputExceeded", "RunningTaskCount", "DesiredTaskCount",
@@ -490,16 +451,6 @@ def test_dashboard(synths: dict[str, Synth]) -> None:
     for metric, stat in (("MillisBehindLatest", "Maximum"), ("RecordsProcessed", "Sum")):
         search = f"SEARCH('Namespace=\"kinesis-aggs-consumer\" MetricName=\"{metric}\"', '{stat}', 60)"
         assert search in strings
-
-
-def _strings(doc: Any) -> list[str]:
-    if isinstance(doc, str):
-        return [doc]
-    if isinstance(doc, dict):
-        return [s for v in doc.values() for s in _strings(v)]
-    if isinstance(doc, list):
-        return [s for v in doc for s in _strings(v)]
-    return []
 
 
 def test_outputs(synths: dict[str, Synth]) -> None:
@@ -580,7 +531,7 @@ def test_options(synths: dict[str, Synth]) -> None:
     for group in s.of_type("AWS::Logs::LogGroup").values():
         assert (group["DeletionPolicy"], group["Properties"]["RetentionInDays"]) == ("Delete", 7)
     # alarms notify the topic
-    for alarm in _alarms(s).values():
+    for alarm in alarms_of(s).values():
         assert alarm["AlarmActions"] == [ALARM_TOPIC] and alarm["OKActions"] == [ALARM_TOPIC]
     # ARM task, image built for ARM
     _, task = s.owned("AWS::ECS::TaskDefinition", "Workers")

@@ -13,7 +13,7 @@ import pytest
 from devkit.local import stack
 from tests.container import engine
 from tests.container.conftest import Backend, alive, backend, containers, docker_engine, image  # noqa: F401
-from tests.infra.conftest import Synth
+from tests.support.cfn import Synth
 
 pytestmark = [pytest.mark.infra, pytest.mark.container, pytest.mark.integration, pytest.mark.e2e]
 

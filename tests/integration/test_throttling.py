@@ -16,7 +16,7 @@ from consumer_app.rules.retry import RetryPolicy
 from devkit.local.fault_proxy import PASS, Action
 from devkit.local.inspect import scan_all
 from tests.integration.conftest import FAST_POLICY, Writers, client_for
-from tests.integration.test_writers import expected_totals, make_rejects, shard_records, table_totals
+from tests.support.dynamo import expected_totals, make_rejects, shard_records, table_totals
 
 pytestmark = pytest.mark.integration
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 import threading
 from collections import Counter
 from collections.abc import Iterable
@@ -10,40 +9,13 @@ from typing import Any
 
 import pytest
 
-from consumer_app.dynamo.rejects import Reject
 from consumer_app.rules.aggregation import CleanRecord, Position, aggregate
-from consumer_app.rules.validation import Trip
-from consumer_app.rules.windows import window_start_ms
 from devkit.local.inspect import scan_all
 from tests.integration.conftest import FAST_POLICY, Writers, client_for
+from tests.support.dynamo import expected_totals, make_rejects, shard_records, table_totals
+from tests.support.trips import BASE_MS
 
 pytestmark = pytest.mark.integration
-
-BASE_MS = 1_764_230_400_000  # a window boundary
-
-
-def shard_records(n: int, seed: int, first_seq: int = 49_000_000_000_000_000_000_000,
-                  spacing_ms: int = 37) -> list[CleanRecord]:
-    rng = random.Random(seed)
-    seq = first_seq
-    out = []
-    for i in range(n):
-        seq += rng.randint(1, 10**6)
-        trip = Trip(rng.randint(1, 3), rng.randint(0, 9))
-        out.append(CleanRecord(Position(seq, 0), BASE_MS + i * spacing_ms, trip))
-    return out
-
-
-def expected_totals(records: list[CleanRecord], window_s: int = 30) -> dict[tuple[int, str], tuple[int, int]]:
-    from consumer_app.rules.windows import iso_utc
-
-    tot: Counter[tuple[int, str]] = Counter()
-    trips: Counter[tuple[int, str]] = Counter()
-    for r in records:
-        key = (r.trip.vendor_id, iso_utc(window_start_ms(r.arrival_ms, window_s)))
-        tot[key] += r.trip.passenger_count
-        trips[key] += 1
-    return {k: (tot[k], trips[k]) for k in trips}
 
 
 def expected_over(shards: Iterable[list[CleanRecord]]) -> dict[tuple[int, str], tuple[int, int]]:
@@ -55,11 +27,6 @@ def expected_over(shards: Iterable[list[CleanRecord]]) -> dict[tuple[int, str], 
             passenger[k] += p
             trips[k] += n
     return {k: (passenger[k], trips[k]) for k in trips}
-
-
-def table_totals(ddb: Any, table: str) -> dict[tuple[int, str], tuple[int, int]]:
-    return {(int(i["vendorId"]["N"]), i["windowStart"]["S"]): (int(i["passenger"]["N"]), int(i["trips"]["N"]))
-            for i in scan_all(ddb, table)}
 
 
 def write_batches(w: Writers, records: list[CleanRecord], size: int) -> None:
@@ -161,11 +128,6 @@ def test_sub_items_spread_the_shards_and_add_up_to_the_window(moto: Any, ddb: An
         merged[(int(it["vendorId"]["N"]), window)] += int(it["passenger"]["N"])
         merged_trips[(int(it["vendorId"]["N"]), window)] += int(it["trips"]["N"])
     assert {k: (merged[k], merged_trips[k]) for k in merged_trips} == expected_over(shards.values())
-
-
-def make_rejects(n: int, payload_size: int = 40) -> list[Reject]:
-    return [Reject(Position(10**50 + i, i % 3), BASE_MS + i, f"pk{i}", "not_json", "detail",
-                   b"x" * payload_size) for i in range(n)]
 
 
 def test_rejects_written_once_with_bounded_payload(moto: Any, ddb: Any, tables: tuple[str, str]) -> None:

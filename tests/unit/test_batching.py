@@ -19,7 +19,10 @@ from consumer_app.rules import batching
 from consumer_app.rules.aggregation import AggregateKey, CleanRecord, Contribution, Position, aggregate
 from consumer_app.rules.batching import Pending
 from consumer_app.settings import Settings
-from tests.unit.test_aggregation import BASE_MS, WINDOW_S, Store, batched, direct_sum, interleave, rec
+from tests.support.fakes import Clock, Writer, with_fakes
+from tests.support.fence import WINDOW_S, Store, batched, direct_sum, interleave, rec
+from tests.support.kcl import Input, trip_record
+from tests.support.trips import BASE_MS
 
 
 def batch_of(*records: CleanRecord) -> tuple[dict[AggregateKey, Contribution], Position]:
@@ -185,75 +188,18 @@ def test_durable_after_counts_only_complete_flushes() -> None:
 
 # -- the processor with a batching window --------------------------------------------------
 
-class _Record:
-    def __init__(self, seq: int, vendor: int = 1) -> None:
-        self.sequence_number = str(seq)
-        self.sub_sequence_number = 0
-        self.binary_data = (
-            b'{"id":"a","vendorId":%d,"pickupDate":"2026-01-01T08:00:00","dropoffDate":'
-            b'"2026-01-01T08:30:00","passengerCount":2,"pickupLongitude":"-73.9","pickupLatitude":"40.7",'
-            b'"dropoffLongitude":"-73.9","dropoffLatitude":"40.7","storeAndFwdFlag":"N","gcDistance":1,'
-            b'"tripDuration":60,"googleDistance":1,"googleDuration":60}' % vendor)
-        self.timestamp_millis = BASE_MS
-        self.partition_key = "pk"
-
-
-class _Writer:
-    def __init__(self) -> None:
-        self.calls: list[list[Any]] = []
-        self.claimed_through: int | None = None
-
-    def write(self, items: list[Any]) -> None:
-        self.calls.append(list(items))
-
-    def take_refused(self) -> list[Any]:
-        return []
-
-
-class _Watermarks:
-    """The watermarks table: what was published, in order, with the table's answer."""
-
-    def __init__(self, log: list[Any] | None = None) -> None:
-        self.log = log if log is not None else []
-
-    def publish(self, runner: Any, shard_id: str, watermark_ms: int | None, vendors: set[int],
-                position: str, ended: bool = False) -> int | None:
-        self.log.append(("watermark", watermark_ms, sorted(vendors), position, ended))
-        return watermark_ms
-
-
-class _Input:
-    def __init__(self, log: list[Any], records: list[Any] | None = None) -> None:
-        self.records = records or []
-        self.millis_behind_latest = 0
-        self.checkpointer = self
-        self.log = log
-
-    def checkpoint(self, seq: str | None = None, sub: int | None = None) -> None:
-        self.log.append(("checkpoint", seq, sub))
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def processor_with(interval_ms: int) -> tuple[proc.TripRecordProcessor, _Writer, _Writer, Clock]:
+def processor_with(interval_ms: int) -> tuple[proc.TripRecordProcessor, Writer, Writer, Clock]:
     clock = Clock()
-    p = proc.TripRecordProcessor(Settings(region="us-east-1", flush_interval_millis=interval_ms), clock=clock)
-    p.aggregates, p.rejects = _Writer(), _Writer()  # type: ignore[assignment]
-    p.watermarks, p.runner = _Watermarks(), None  # type: ignore[assignment]
+    p = with_fakes(proc.TripRecordProcessor(Settings(region="us-east-1", flush_interval_millis=interval_ms),
+                                            clock=clock))
     return p, p.aggregates, p.rejects, clock  # type: ignore[return-value]
 
 
 def test_interval_zero_writes_and_checkpoints_every_batch() -> None:
     p, aggs, _, _ = processor_with(0)
     log: list[Any] = []
-    p.process_records(_Input(log, [_Record(1), _Record(2)]))
-    p.process_records(_Input(log, [_Record(3)]))
+    p.process_records(Input(log, [trip_record(1), trip_record(2)]))
+    p.process_records(Input(log, [trip_record(3)]))
     assert [sum(c.trips for c in call) for call in aggs.calls] == [2, 1]
     assert log == [("checkpoint", "2", 0), ("checkpoint", "3", 0)]
 
@@ -261,25 +207,25 @@ def test_interval_zero_writes_and_checkpoints_every_batch() -> None:
 def test_a_window_adds_batches_up_and_an_idle_poll_flushes_it() -> None:
     p, aggs, rejects, clock = processor_with(1000)
     log: list[Any] = []
-    p.process_records(_Input(log, [_Record(1), _Record(2, vendor=2)]))
+    p.process_records(Input(log, [trip_record(1), trip_record(2, vendor=2)]))
     clock.now += 0.4
-    p.process_records(_Input(log, [_Record(3)]))
+    p.process_records(Input(log, [trip_record(3)]))
     assert aggs.calls == [] and log == []  # nothing written or checkpointed yet
     clock.now += 0.6
-    p.process_records(_Input(log))  # an idle poll after the interval
+    p.process_records(Input(log))  # an idle poll after the interval
     assert len(aggs.calls) == 1
     assert sorted((c.key.vendor_id, c.trips) for c in aggs.calls[0]) == [(1, 2), (2, 1)]
     assert log == [("checkpoint", "3", 0)] and p.counters.flushes == 1
     clock.now += 5
-    p.process_records(_Input(log))  # nothing pending: no write, no checkpoint
+    p.process_records(Input(log))  # nothing pending: no write, no checkpoint
     assert len(aggs.calls) == 1 and len(log) == 1 and len(rejects.calls) == 1
 
 
 def test_shutdown_requested_flushes_then_checkpoints() -> None:
     p, aggs, _, _ = processor_with(60_000)
     log: list[Any] = []
-    p.process_records(_Input(log, [_Record(1), _Record(2)]))
-    p.shutdown_requested(_Input(log))
+    p.process_records(Input(log, [trip_record(1), trip_record(2)]))
+    p.shutdown_requested(Input(log))
     assert [sum(c.trips for c in call) for call in aggs.calls] == [2]
     assert log == [("checkpoint", "2", 0)]
 
@@ -287,15 +233,15 @@ def test_shutdown_requested_flushes_then_checkpoints() -> None:
 def test_shard_ended_flushes_then_checkpoints_shard_end() -> None:
     p, aggs, _, _ = processor_with(60_000)
     log: list[Any] = []
-    p.process_records(_Input(log, [_Record(1)]))
-    p.shard_ended(_Input(log))
+    p.process_records(Input(log, [trip_record(1)]))
+    p.shard_ended(Input(log))
     assert len(aggs.calls) == 1 and log == [("checkpoint", None, None)]  # SHARD_END only
 
 
 def test_lease_lost_writes_nothing_more(monkeypatch: pytest.MonkeyPatch) -> None:
     p, aggs, rejects, _ = processor_with(60_000)
     log: list[Any] = []
-    p.process_records(_Input(log, [_Record(1)]))
+    p.process_records(Input(log, [trip_record(1)]))
     p.lease_lost(None)
     assert aggs.calls == [] and rejects.calls == [] and log == []
     assert p.pending.last is None
@@ -312,7 +258,7 @@ def test_a_failed_flush_ends_the_child_without_checkpoint(monkeypatch: pytest.Mo
     exits: list[int] = []
     monkeypatch.setattr(proc.os, "_exit", lambda code: exits.append(code))
     log: list[Any] = []
-    p.process_records(_Input(log, [_Record(1)]))
+    p.process_records(Input(log, [trip_record(1)]))
     clock.now += 2
-    p.process_records(_Input(log))
+    p.process_records(Input(log))
     assert exits == [proc.EXIT_WRITE_FAILED] and log == []

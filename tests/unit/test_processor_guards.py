@@ -10,25 +10,7 @@ import pytest
 from consumer_app import processor as proc
 from consumer_app.dynamo.rejects import _safe_text
 from consumer_app.settings import Settings
-
-
-class _Record:
-    def __init__(self, seq: int, data: bytes) -> None:
-        self.sequence_number = str(seq)
-        self.sub_sequence_number = 0
-        self.binary_data = data
-        self.timestamp_millis = 1_764_230_400_000
-        self.partition_key = "pk"
-
-
-class _Input:
-    def __init__(self, records: list[Any]) -> None:
-        self.records = records
-        self.millis_behind_latest = 0
-        self.checkpointer = self
-
-    def checkpoint(self, *args: Any) -> None:
-        raise AssertionError("must not checkpoint a batch that failed")
+from tests.support.kcl import Input, NoCheckpoint, data_record
 
 
 def test_unexpected_error_ends_the_child_without_checkpoint(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -40,7 +22,7 @@ def test_unexpected_error_ends_the_child_without_checkpoint(monkeypatch: pytest.
     exits: list[int] = []
     monkeypatch.setattr(p, "_process", boom)
     monkeypatch.setattr(proc.os, "_exit", lambda code: exits.append(code))
-    p.process_records(_Input([_Record(1, b"{}")]))
+    p.process_records(Input(records=[data_record(1, b"{}")], checkpointer=NoCheckpoint()))
     assert exits == [proc.EXIT_UNEXPECTED]
 
 
@@ -49,7 +31,7 @@ def test_validator_crash_becomes_a_reject(monkeypatch: pytest.MonkeyPatch) -> No
         raise RuntimeError("validator bug")
 
     monkeypatch.setattr(proc, "validate", broken)
-    clean, rejects, last = proc.split_batch([_Record(5, b"x")])
+    clean, rejects, last = proc.split_batch([data_record(5, b"x")])
     assert clean == [] and [r.reason for r in rejects] == ["bad_value"]
     assert "validator bug" in rejects[0].detail and last is not None and last.sequence == 5
 

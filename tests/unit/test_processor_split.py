@@ -2,42 +2,22 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
-
 from consumer_app.processor import split_batch
 from consumer_app.rules.aggregation import CleanRecord, Position
 from consumer_app.rules.validation import Trip
+from tests.support.kcl import Record
+from tests.support.trips import trip_bytes
 
 SEQ = 49_590_338_271_490_256_608_559_692_538_361_571_095_921_575_989_136_588_898
 
 
-@dataclass
-class FakeRecord:
-    sequence_number: str
-    sub_sequence_number: int | None
-    binary_data: bytes
-    timestamp_millis: int
-    partition_key: str | None
-
-
-def trip_bytes(vendor: int, passengers: int) -> bytes:
-    return json.dumps({
-        "id": "id1", "vendorId": vendor, "pickupDate": "2026-01-01T08:00:00",
-        "dropoffDate": "2026-01-01T08:30:00", "passengerCount": passengers, "pickupLongitude": "-73.9",
-        "pickupLatitude": "40.7", "dropoffLongitude": "-73.95", "dropoffLatitude": "40.75",
-        "storeAndFwdFlag": "N", "gcDistance": 2, "tripDuration": 1800, "googleDistance": 2,
-        "googleDuration": 1800,
-    }).encode()
-
-
 def test_split_batch():
     records = [
-        FakeRecord(str(SEQ), 0, trip_bytes(1, 3), 1_000, "id1"),
-        FakeRecord(str(SEQ + 1), 0, b"{not json", 1_001, "id2"),
-        FakeRecord(str(SEQ + 2), 0, trip_bytes(2, 4), 1_002, "id3"),
-        FakeRecord(str(SEQ + 2), 1, trip_bytes(2, 1), 1_002, "id3"),
-        FakeRecord(str(SEQ + 5), None, b"[1]", 1_005, None),
+        Record(str(SEQ), 0, trip_bytes(1, 3), 1_000, "id1"),
+        Record(str(SEQ + 1), 0, b"{not json", 1_001, "id2"),
+        Record(str(SEQ + 2), 0, trip_bytes(2, 4), 1_002, "id3"),
+        Record(str(SEQ + 2), 1, trip_bytes(2, 1), 1_002, "id3"),
+        Record(str(SEQ + 5), None, b"[1]", 1_005, None),
     ]
     clean, rejects, last = split_batch(records)
     assert clean == [
@@ -54,7 +34,7 @@ def test_split_batch():
 
 
 def test_last_position_is_a_clean_record_when_it_ends_the_batch():
-    batch = [FakeRecord("7", 0, b"\xff", 5, "k"), FakeRecord("9", 2, trip_bytes(1, 0), 6, "k")]
+    batch = [Record("7", 0, b"\xff", 5, "k"), Record("9", 2, trip_bytes(1, 0), 6, "k")]
     clean, rejects, last = split_batch(batch)
     assert [r.reason for r in rejects] == ["not_utf8"]
     assert clean == [CleanRecord(Position(9, 2), 6, Trip(1, 0))]
@@ -66,7 +46,7 @@ def test_empty_batch():
 
 
 def test_all_rejected():
-    clean, rejects, last = split_batch([FakeRecord("1", 0, b"", 1, "a"), FakeRecord("2", 0, b"null", 2, "b")])
+    clean, rejects, last = split_batch([Record("1", 0, b"", 1, "a"), Record("2", 0, b"null", 2, "b")])
     assert clean == []
     assert [r.reason for r in rejects] == ["not_json", "not_object"]
     assert last == Position(2)

@@ -216,5 +216,18 @@ def test_several_problems_in_one_message():
     assert all(line.startswith("  - ") for line in lines[1:])
 
 
-def test_settings_error_is_a_value_error():
-    assert issubclass(SettingsError, ValueError)
+def test_a_record_processor_with_bad_settings_exits_with_the_reason(monkeypatch, capsys):
+    """The child says what is wrong and exits EXIT_SETTINGS before it speaks the KCL protocol."""
+    from consumer_app import processor as proc
+
+    def no_protocol(*_: object) -> None:
+        raise AssertionError("the KCL protocol started with invalid settings")
+
+    monkeypatch.setattr(proc.signal, "signal", lambda *_: None)  # the test process keeps its handlers
+    monkeypatch.setattr(proc.kcl, "KCLProcess", no_protocol)
+    monkeypatch.setenv("WINDOW_SECONDS", "x")
+    with pytest.raises(SystemExit) as stopped:
+        proc.main()
+    assert stopped.value.code == proc.EXIT_SETTINGS != 0
+    err = capsys.readouterr().err
+    assert err.startswith("record processor: invalid settings:") and "WINDOW_SECONDS='x'" in err

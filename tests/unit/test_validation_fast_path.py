@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from consumer_app.rules.validation import Trip, Unclean, _fast_trip, classify, validate
-from tests.unit.test_validation import FIELDS, encode, json_values, trip
+from tests.support.trips import FIELDS, encode, json_values, trip
 
 EDGE_LITERALS = ("1e999", "-1e999", "NaN", "Infinity", "9" * 400, "-0", "0.0", "1E2", "true", "false",
                  "null", '"Y"', '"N"', '"y"', "1", "0", "2", '""', '"\\u0000"', '"\\ud800"', "[]", "{}",
