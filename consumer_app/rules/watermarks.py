@@ -27,6 +27,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from consumer_app.rules.windows import window_floor
+
 #: How many deliveries back a delivered result's fetch can have started, at most: KCL
 #: 3.5's polling queue (``PollingConfig.maxPendingProcessRecordsInput``, 4) + the
 #: ShardConsumer's buffer (8, Scheduler) + one result in each hand-over, rounded up.
@@ -107,8 +109,7 @@ def final_through(global_ms: int | None, window_seconds: int) -> int | None:
     """The end of the last final window: the largest window end <= the global watermark."""
     if global_ms is None:
         return None
-    width = window_seconds * 1000
-    return global_ms - global_ms % width
+    return window_floor(global_ms, window_seconds * 1000)
 
 
 def is_final(window_end_ms: int, through_ms: int | None) -> bool:

@@ -12,12 +12,21 @@ from datetime import UTC, datetime
 MAX_WINDOW_SECONDS = 86_400
 
 
+def window_floor(epoch_ms: int, width_ms: int) -> int:
+    """Start (epoch ms) of the ``width_ms`` window holding ``epoch_ms``: the one place the
+    floor is computed (a record's window, the end of the last final window).
+
+    Unchecked, because the aggregation calls it once per record: callers validate the
+    width once (:func:`window_start_ms`).
+    """
+    return epoch_ms - epoch_ms % width_ms
+
+
 def window_start_ms(arrival_ms: int, window_seconds: int) -> int:
     """Start (epoch ms) of the window holding ``arrival_ms``."""
     if not 1 <= window_seconds <= MAX_WINDOW_SECONDS:
         raise ValueError(f"window_seconds must be 1..{MAX_WINDOW_SECONDS}, got {window_seconds}")
-    width = window_seconds * 1000
-    return arrival_ms - arrival_ms % width
+    return window_floor(arrival_ms, window_seconds * 1000)
 
 
 def iso_utc(epoch_ms: int) -> str:

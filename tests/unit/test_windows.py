@@ -6,7 +6,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from consumer_app.rules.windows import MAX_WINDOW_SECONDS, iso_utc, parse_iso_utc, window_start_ms
+from consumer_app.rules.windows import (
+    MAX_WINDOW_SECONDS,
+    iso_utc,
+    parse_iso_utc,
+    window_floor,
+    window_start_ms,
+)
 
 # 2025-11-27T08:00:30Z: day 20419 since the epoch (20419 * 86400 = 1_764_201_600) + 8 h 0 min 30 s.
 T0_MS = 1_764_230_430_000
@@ -54,6 +60,14 @@ def test_window_contains_arrival_and_is_aligned(arrival, seconds):
     width = seconds * 1000
     assert start % width == 0
     assert start <= arrival < start + width
+
+
+@given(epoch=st.integers(0, 2**45), seconds=st.integers(1, MAX_WINDOW_SECONDS))
+def test_the_window_floor_is_the_window_start(epoch, seconds):
+    """One floor for every caller: the validated window start is the unchecked floor."""
+    start = window_floor(epoch, seconds * 1000)
+    assert start == window_start_ms(epoch, seconds)
+    assert window_floor(start, seconds * 1000) == start  # a window start is its own floor
 
 
 def test_iso_utc_format():
