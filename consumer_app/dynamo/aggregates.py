@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from consumer_app.dynamo.attempts import AttemptRunner, UnitResult
 from consumer_app.dynamo.errors import WriteFailed, error_code
+from consumer_app.dynamo.watermarks import now_iso
 from consumer_app.rules.aggregation import AggregateKey, Contribution, Position
 from consumer_app.rules.sub_items import sort_key
 from consumer_app.rules.windows import iso_utc
@@ -125,7 +125,7 @@ class AggregateWriter:
             ":t": {"N": str(c.trips)},
             ":we": {"S": iso_utc(c.key.window_start_ms + self.window_ms)},
             ":new": {"S": str(c.last)},
-            ":now": {"S": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")},
+            ":now": {"S": now_iso()},
         }
         if expected is _UNKNOWN or expected is None:
             condition = "attribute_not_exists(#m) AND attribute_not_exists(#fin)"

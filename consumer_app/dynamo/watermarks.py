@@ -11,7 +11,7 @@ after its records were durable), so losing that race is not an error.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import time
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -19,6 +19,7 @@ from botocore.exceptions import ClientError
 from consumer_app.dynamo.attempts import AttemptRunner, UnitResult
 from consumer_app.dynamo.errors import error_code
 from consumer_app.rules.watermarks import ShardMark
+from consumer_app.rules.windows import iso_utc_micros
 from consumer_app.tables import FINALITY_ITEM
 
 
@@ -27,7 +28,8 @@ def _watermark_of(item: dict[str, Any] | None) -> int | None:
 
 
 def now_iso() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """The time stamped on every item the consumer writes (``updatedAt``, ``finalAt``)."""
+    return iso_utc_micros(time.time_ns() // 1_000)
 
 
 class WatermarkStore:
