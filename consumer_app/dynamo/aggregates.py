@@ -6,12 +6,12 @@ absent).  A failed condition returns the item (``ReturnValuesOnConditionCheckFai
 the records at or below its mark were already applied by someone, so they are dropped
 and the rest is written against the new mark.  Writes for different items run in parallel.
 
-Final windows (docs/windows.md): the condition also requires the item not to be marked
-``final``.  A contribution that the fence does not explain away (records above the mark)
-to a final item is refused, and so is one to a window that ends at or before this shard's
-own published watermark (which claimed those records applied): either means the watermark
-lied.  Refused records are kept in :attr:`AggregateWriter.refused` for the caller to
-dead-letter, so nothing is lost and a final window never changes.
+Final windows (docs/windows.md): the condition also requires the item not to be
+finalized (no ``final``).  Whether the records above the fence mark must be refused is
+the rule ``rules.watermarks.refuses_new_records``; this adapter only fetches what it
+needs (the item's mark, its ``final``).  Refused records are kept in
+:attr:`AggregateWriter.refused` for the caller to dead-letter, so nothing is lost and a
+final window never changes.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from consumer_app.dynamo.errors import WriteFailed, error_code
 from consumer_app.dynamo.watermarks import now_iso
 from consumer_app.rules.aggregation import AggregateKey, Contribution, Position
 from consumer_app.rules.sub_items import sort_key
+from consumer_app.rules.watermarks import refuses_new_records
 from consumer_app.rules.windows import iso_utc
 from consumer_app.tables import FINAL, mark_attribute
 
@@ -77,11 +78,11 @@ class AggregateWriter:
 
     def _write_one(self, contribution: Contribution) -> UnitResult[Contribution]:
         key = contribution.key
+        window_end = key.window_start_ms + self.window_ms
         with self._lock:
             expected: Any = self._marks.get(key, _UNKNOWN)
         rest: Contribution | None = contribution.above(None if expected is _UNKNOWN else expected)
-        if rest is not None and self.claimed_through is not None \
-                and key.window_start_ms + self.window_ms <= self.claimed_through:
+        if rest is not None and refuses_new_records(window_end, self.claimed_through):
             # this shard's watermark says these records are applied: only a replay may come
             # here, so read the item's mark (the cache may not know it) before deciding
             try:
@@ -92,7 +93,7 @@ class AggregateWriter:
             expected = _mark_of(item, self.mark_attr)
             self._remember(key, expected)
             rest = contribution.above(expected)
-            if rest is not None:
+            if rest is not None:  # new records after all: the rule above refuses them
                 return self._refuse(rest, contribution.trips - rest.trips)
         for _ in range(_MAX_FENCE_ROUNDS):
             if rest is None:
@@ -107,7 +108,8 @@ class AggregateWriter:
                 self._remember(key, actual)
                 expected = actual
                 rest = rest.above(actual)
-                if rest is not None and item and FINAL in item:
+                if rest is not None and refuses_new_records(window_end, self.claimed_through,
+                                                            item_final=FINAL in (item or {})):
                     return self._refuse(rest, contribution.trips - rest.trips)
                 continue
             except Exception as exc:  # connection errors and the like: classified, retried

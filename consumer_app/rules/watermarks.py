@@ -114,3 +114,15 @@ def final_through(global_ms: int | None, window_seconds: int) -> int | None:
 
 def is_final(window_end_ms: int, through_ms: int | None) -> bool:
     return through_ms is not None and window_end_ms <= through_ms
+
+
+def refuses_new_records(window_end_ms: int, own_watermark_ms: int | None, item_final: bool = False) -> bool:
+    """Whether records new to an aggregate item (above its fence mark: no replay) must be
+    refused rather than added.
+
+    A finalized window never changes, and a window ending at or before this shard's own
+    published watermark was claimed complete by it, item or no item.  Either way the
+    watermark lied; adding would change a total readers may already trust, so the records
+    are refused and dead-lettered instead.
+    """
+    return item_final or (own_watermark_ms is not None and window_end_ms <= own_watermark_ms)

@@ -29,6 +29,7 @@ from consumer_app.rules.watermarks import (
     final_through,
     global_watermark,
     is_final,
+    refuses_new_records,
 )
 
 MARGIN = 500
@@ -138,6 +139,29 @@ def test_final_through_is_the_last_window_end_at_or_before_the_watermark(g: int,
     assert 0 <= g - through < width_s * 1000
     assert is_final(through, through) and not is_final(through + width_s * 1000, through)
     assert final_through(None, width_s) is None
+
+
+# -- the writer's refusal ------------------------------------------------------------------
+
+@pytest.mark.parametrize(("end", "own", "final", "refused"), [
+    (30_000, None, False, False),  # no watermark published yet: nothing claimed
+    (30_000, 29_999, False, False),  # the watermark has not reached the window's end
+    (30_000, 30_000, False, True),  # a window ending at the watermark was claimed complete
+    (30_000, 45_000, False, True),  # ... and so was one ending before it
+    (30_000, None, True, True),  # a finalized item never changes, whatever this shard says
+    (30_000, 29_999, True, True),
+])
+def test_new_records_are_refused_for_a_final_item_or_a_window_the_shard_claimed(
+        end: int, own: int | None, final: bool, refused: bool) -> None:
+    assert refuses_new_records(end, own, item_final=final) is refused
+
+
+@given(st.integers(0, 10**7), st.one_of(st.none(), st.integers(0, 10**7)))
+def test_a_window_is_refused_exactly_when_the_shard_s_watermark_has_passed_its_end(
+        end: int, own: int | None) -> None:
+    """The same comparison as finality's (a window is complete for a shard once W >= end)."""
+    assert refuses_new_records(end, own) is is_final(end, own)
+    assert refuses_new_records(end, own, item_final=True)
 
 
 # -- the whole system ----------------------------------------------------------------------
