@@ -9,15 +9,16 @@ and the rest is written against the new mark.  Writes for different items run in
 Final windows (docs/windows.md): the condition also requires the item not to be
 finalized (no ``final``).  Whether the records above the fence mark must be refused is
 the rule ``rules.watermarks.refuses_new_records``; this adapter only fetches what it
-needs (the item's mark, its ``final``).  Refused records are kept in
-:attr:`AggregateWriter.refused` for the caller to dead-letter, so nothing is lost and a
-final window never changes.
+needs (the item's mark, its ``final``).  Each :meth:`AggregateWriter.write` returns an
+:class:`AggregateOutcome` with the refused parts for the caller to dead-letter, so nothing
+is lost and a final window never changes.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -33,6 +34,21 @@ from consumer_app.tables import FINAL, mark_attribute
 
 _UNKNOWN = object()
 _MAX_FENCE_ROUNDS = 50
+
+
+@dataclass(frozen=True, slots=True)
+class AggregateOutcome:
+    """What one :meth:`AggregateWriter.write` came to, returned whole so that the caller
+    reads one value per flush.  Failures are not in it: a contribution that cannot be made
+    durable raises :class:`WriteFailed` (the processor then stops without a checkpoint)."""
+
+    written: int = 0  # aggregate items updated (fenced UpdateItems made durable)
+    replays_skipped: int = 0  # records at or below an item's fence mark: already applied
+    refused: tuple[Contribution, ...] = ()  # parts refused: their window is final
+
+    @property
+    def refused_records(self) -> int:
+        return sum(c.trips for c in self.refused)
 
 
 class AggregateWriter:
@@ -51,23 +67,15 @@ class AggregateWriter:
         #: the shard's published watermark (epoch ms): windows ending at or before it are
         #: complete as far as this shard is concerned
         self.claimed_through: int | None = None
-        self.refused: list[Contribution] = []  # refused parts since the last take_refused()
 
-    def take_refused(self) -> list[Contribution]:
-        with self._lock:
-            out, self.refused = self.refused, []
-        return out
-
-    def _refuse(self, rest: Contribution, skipped: int) -> UnitResult[Contribution]:
-        with self._lock:
-            self.refused.append(rest)
-        return UnitResult(skipped=skipped)
-
-    def write(self, contributions: list[Contribution]) -> None:
-        """Apply every contribution exactly once, or raise :class:`WriteFailed`."""
-        if contributions:
-            self.runner.run(f"aggregates {self.table}", contributions, self._write_one,
-                            "aggregate_writes")
+    def write(self, contributions: list[Contribution]) -> AggregateOutcome:
+        """Apply every contribution exactly once, or raise :class:`WriteFailed`; returns what
+        was written, skipped as replays and refused."""
+        if not contributions:
+            return AggregateOutcome()
+        totals = self.runner.run(f"aggregates {self.table}", contributions, self._write_one,
+                                 "aggregate_writes")
+        return AggregateOutcome(totals.succeeded, totals.skipped, totals.refused)
 
     def _remember(self, key: AggregateKey, mark: Position | None) -> None:
         with self._lock:
@@ -94,7 +102,7 @@ class AggregateWriter:
             self._remember(key, expected)
             rest = contribution.above(expected)
             if rest is not None:  # new records after all: the rule above refuses them
-                return self._refuse(rest, contribution.trips - rest.trips)
+                return UnitResult(skipped=contribution.trips - rest.trips, refused=[rest])
         for _ in range(_MAX_FENCE_ROUNDS):
             if rest is None:
                 return UnitResult(skipped=contribution.trips)
@@ -110,7 +118,7 @@ class AggregateWriter:
                 rest = rest.above(actual)
                 if rest is not None and refuses_new_records(window_end, self.claimed_through,
                                                             item_final=FINAL in (item or {})):
-                    return self._refuse(rest, contribution.trips - rest.trips)
+                    return UnitResult(skipped=contribution.trips - rest.trips, refused=[rest])
                 continue
             except Exception as exc:  # connection errors and the like: classified, retried
                 return UnitResult.failure(rest, exc, skipped=contribution.trips - rest.trips)

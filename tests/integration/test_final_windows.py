@@ -64,12 +64,12 @@ def test_a_final_item_refuses_new_records_but_replays_pass_as_replays(ddb: Any,
     mark_final(ddb, tables[0], 1, "2025-11-27T08:00:00Z")
     before = item(ddb, tables[0], 1, "2025-11-27T08:00:00Z")
 
-    w.aggregates.write(list(aggregate(first, 30).values()))  # a replay: the fence skips it
-    assert w.aggregates.take_refused() == [] and w.counters.skipped_replays == 2
+    replay = w.aggregates.write(list(aggregate(first, 30).values()))  # the fence skips it
+    assert replay.refused == () and w.counters.skipped_replays == 2
+    assert (replay.written, replay.replays_skipped) == (0, 2)
 
     late = records(100, [BASE_MS + 1000, BASE_MS + 2000, BASE_MS + 3000])  # one new record
-    w.aggregates.write(list(aggregate(late, 30).values()))
-    refused = w.aggregates.take_refused()
+    refused = w.aggregates.write(list(aggregate(late, 30).values())).refused
     assert [r[0] for c in refused for r in c.records] == [Position(102)]
     assert item(ddb, tables[0], 1, "2025-11-27T08:00:00Z") == before  # unchanged
 
@@ -81,15 +81,15 @@ def test_a_window_the_watermark_claimed_refuses_new_records_even_without_an_item
     w.aggregates.claimed_through = BASE_MS + WIDTH_MS  # this shard published the window's end
     fresh = Writers(ddb, tables, "shardId-000000000000", FAST_POLICY)  # a restart: empty cache
     fresh.aggregates.claimed_through = BASE_MS + WIDTH_MS
-    fresh.aggregates.write(list(aggregate(records(100, [BASE_MS + 1000]), 30).values()))
-    assert fresh.aggregates.take_refused() == [] and fresh.counters.skipped_replays == 1
+    replay = fresh.aggregates.write(list(aggregate(records(100, [BASE_MS + 1000]), 30).values()))
+    assert replay.refused == () and fresh.counters.skipped_replays == 1
     # vendor 2 never wrote this window: no item, and a record for it now is late
-    fresh.aggregates.write(list(aggregate(records(101, [BASE_MS + 1500], vendor=2), 30).values()))
-    assert [c.key.vendor_id for c in fresh.aggregates.take_refused()] == [2]
+    late = fresh.aggregates.write(list(aggregate(records(101, [BASE_MS + 1500], vendor=2), 30).values()))
+    assert [c.key.vendor_id for c in late.refused] == [2]
     assert item(ddb, tables[0], 2, "2025-11-27T08:00:00Z") == {}
     # the next window is not claimed: written as usual
-    fresh.aggregates.write(list(aggregate(records(102, [BASE_MS + WIDTH_MS]), 30).values()))
-    assert fresh.aggregates.take_refused() == []
+    nxt = fresh.aggregates.write(list(aggregate(records(102, [BASE_MS + WIDTH_MS]), 30).values()))
+    assert nxt.refused == () and nxt.written == 1
     assert item(ddb, tables[0], 1, "2025-11-27T08:00:30Z")["trips"] == {"N": "1"}
 
 

@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from consumer_app import processor as proc
+from consumer_app.dynamo.aggregates import AggregateOutcome
 from consumer_app.rules import batching
 from consumer_app.rules.aggregation import AggregateKey, CleanRecord, Contribution, Position, aggregate
 from consumer_app.rules.batching import Pending
@@ -202,12 +203,12 @@ class _Writer:
     def __init__(self) -> None:
         self.calls: list[list[Any]] = []
         self.claimed_through: int | None = None
+        self.refuse: list[Any] = []  # contributions the next write reports refused
 
-    def write(self, items: list[Any]) -> None:
+    def write(self, items: list[Any]) -> AggregateOutcome:
         self.calls.append(list(items))
-
-    def take_refused(self) -> list[Any]:
-        return []
+        refused, self.refuse = tuple(self.refuse), []
+        return AggregateOutcome(written=len(items), refused=refused)
 
 
 class _Watermarks:
