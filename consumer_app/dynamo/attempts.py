@@ -35,6 +35,7 @@ class UnitResult(Generic[U]):
     failed: list[tuple[U, ErrorKind, int]] = field(default_factory=list)  # (rest, kind, writes)
     last_error: str = ""
     refused: list[U] = field(default_factory=list)  # parts not written, by rule (window final)
+    lost_races: int = 0  # writes made moot by a newer value another writer already wrote
 
     @classmethod
     def failure(cls, unit: U, exc: BaseException, writes: int = 1, skipped: int = 0) -> UnitResult[U]:
@@ -88,6 +89,7 @@ class AttemptRunner:
                 skipped += res.skipped
                 refused += res.refused
                 self.counters.skipped_replays += res.skipped
+                self.counters.watermark_races_lost += res.lost_races
                 setattr(self.counters, success_counter,
                         getattr(self.counters, success_counter) + res.succeeded)
                 for rest, kind, writes in res.failed:

@@ -55,8 +55,10 @@ class WatermarkStore:
                 self.client.update_item(**req)
             except ClientError as exc:
                 if error_code(exc) == "ConditionalCheckFailedException":
+                    # another processor of this shard published a higher one: a lost race,
+                    # not a replay
                     held[0] = _watermark_of(exc.response.get("Item"))
-                    return UnitResult(skipped=1)
+                    return UnitResult(lost_races=1)
                 return UnitResult.failure(req, exc)
             except Exception as exc:
                 return UnitResult.failure(req, exc)

@@ -1,6 +1,7 @@
 """What the writers hand back and count, against an in-memory table that answers the fenced
 ``UpdateItem`` as DynamoDB does: one :class:`AggregateOutcome` per write (written, skipped as
-replays, refused because the window is final), and failures raised."""
+replays, refused because the window is final), failures raised, and a lost watermark race
+counted apart from replays."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from consumer_app.counters import ShardCounters
 from consumer_app.dynamo.aggregates import AggregateOutcome, AggregateWriter
 from consumer_app.dynamo.attempts import AttemptRunner
 from consumer_app.dynamo.errors import WriteFailed
+from consumer_app.dynamo.watermarks import WatermarkStore
 from consumer_app.rules.aggregation import CleanRecord, Contribution, Position, aggregate
 from consumer_app.rules.retry import RetryPolicy
 from consumer_app.rules.validation import Trip
@@ -148,3 +150,21 @@ def test_failures_raise_and_a_retried_write_counts_once() -> None:
     table.errors = [_error("ValidationException")]
     with pytest.raises(WriteFailed):
         w.write(contributions(2, [BASE_MS + 2]))
+
+
+class _WatermarkTable:
+    """A watermarks table that already holds a higher watermark than any publish."""
+
+    def __init__(self, held: int) -> None:
+        self.held = held
+
+    def update_item(self, **req: Any) -> dict[str, Any]:
+        raise _error("ConditionalCheckFailedException", {"watermark": {"N": str(self.held)}})
+
+
+def test_a_lost_watermark_race_is_counted_apart_from_replays() -> None:
+    counters = ShardCounters()
+    runner = AttemptRunner(POLICY, counters, ThreadPoolExecutor(1), sleep=lambda _: None)
+    held = WatermarkStore(_WatermarkTable(9_000), "wm").publish(runner, SHARD, 5_000, {1}, "7:0")
+    assert held == 9_000  # the higher value someone else wrote is adopted
+    assert (counters.watermark_races_lost, counters.skipped_replays, counters.watermarks) == (1, 0, 0)
