@@ -180,7 +180,7 @@ class TripRecordProcessor(processor.RecordProcessorBase):
     def shard_ended(self, shard_ended_input: Any) -> None:
         # The shard is closed and fully read: write what is pending, then checkpoint
         # SHARD_END so that its children can start.
-        # The ended mark goes first: it claims only that every record is durable (true
+        # The ended flag goes first: it claims only that every record is durable (true
         # now), and if it cannot be written the shard restarts from its checkpoint and
         # comes here again, instead of holding finality back for ever.
         try:

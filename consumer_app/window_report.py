@@ -30,8 +30,8 @@ class WindowRow:
     window_end: str
     trips: int
     passenger: int
-    final: bool  # every item of the aggregate is marked final
-    final_at: str | None  # when the last of its items was marked
+    final: bool  # every item of the aggregate is finalized
+    final_at: str | None  # when the last of its items was finalized
     updated_at: str | None  # the last contribution to any of its items
 
 

@@ -80,28 +80,28 @@ class ShardWatermark:
             self.published = value
 
 
-class ShardMark(NamedTuple):
-    """A shard's item in the watermarks table."""
+class PublishedWatermark(NamedTuple):
+    """A shard's item in the watermarks table, as the finalizer reads it."""
 
     watermark_ms: int | None
     ended: bool = False  # its processor checkpointed SHARD_END: it adds nothing any more
 
 
-def waiting_for(shards: Iterable[str], marks: Mapping[str, ShardMark]) -> list[str]:
+def waiting_for(shards: Iterable[str], published: Mapping[str, PublishedWatermark]) -> list[str]:
     """The shards that hold every window back: not ended, and without a watermark yet."""
-    return [s for s in shards if (m := marks.get(s)) is None or (m.watermark_ms is None and not m.ended)]
+    return [s for s in shards if (w := published.get(s)) is None or (w.watermark_ms is None and not w.ended)]
 
 
-def global_watermark(shards: Iterable[str], marks: Mapping[str, ShardMark]) -> int | None:
+def global_watermark(shards: Iterable[str], published: Mapping[str, PublishedWatermark]) -> int | None:
     """The minimum watermark over the shards that can still add (None: some shard has none).
 
     ``shards``: every shard the stream lists (open, closed within retention, children).
     A shard without a published watermark holds everything back; an ended one, nothing.
     """
     shards = list(shards)
-    if waiting_for(shards, marks):
+    if waiting_for(shards, published):
         return None
-    adding = [m.watermark_ms for s in shards if not (m := marks[s]).ended and m.watermark_ms is not None]
+    adding = [w.watermark_ms for s in shards if not (w := published[s]).ended and w.watermark_ms is not None]
     return min(adding, default=None)
 
 
