@@ -14,7 +14,7 @@ class ShardCounters:
     rejected: Counter[str] = field(default_factory=Counter)
     aggregate_writes: int = 0
     reject_writes: int = 0
-    skipped_replays: int = 0  # records already applied (at or below a high-water mark)
+    skipped_replays: int = 0  # records already applied (at or below a fence mark)
     throttled_writes: int = 0  # individual writes refused with a throttling error
     retries: int = 0  # attempts after the first
     all_failed: int = 0  # attempts in which every write failed
@@ -23,6 +23,7 @@ class ShardCounters:
     flushes: int = 0  # writes of a pending window (one per batch when FLUSH_INTERVAL_MILLIS=0)
     checkpoints: int = 0
     watermarks: int = 0  # watermark moves written (docs/windows.md)
+    watermark_races_lost: int = 0  # publishes that found a higher watermark already written
     late_records: int = 0  # records that arrived before the shard's published watermark
     refused_final: int = 0  # records refused because their window was already final
     millis_behind_latest: int | None = None

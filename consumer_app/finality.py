@@ -1,4 +1,4 @@
-"""``python -m consumer_app finalize``: mark aggregate items final (docs/windows.md).
+"""``python -m consumer_app finalize``: finalize aggregate items (docs/windows.md).
 
 One light process beside the workers (a separate ECS service of one task), not the record
 processors: a pass needs the stream's shard list (``ListShards``) and every shard's
@@ -15,7 +15,7 @@ and a slow or failing pass never holds a shard back.  Each pass:
 5. records how far windows are final, so that the next pass starts there.
 
 Every step is idempotent and conditional: two finalizers at once (a deploy) only repeat
-each other's marks, and a pass that dies half-way is finished by the next one.
+each other's updates, and a pass that dies half-way is finished by the next one.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from consumer_app.dynamo.schema import TableProblem, check_table
 from consumer_app.dynamo.watermarks import WatermarkStore, now_iso
 from consumer_app.metrics import WATERMARK_LAG, WINDOWS_FINALIZED, emf_lines
 from consumer_app.rules.sub_items import SEPARATOR, window_of
-from consumer_app.rules.watermarks import ShardMark, final_through, global_watermark, waiting_for
+from consumer_app.rules.watermarks import PublishedWatermark, final_through, global_watermark, waiting_for
 from consumer_app.rules.windows import iso_utc
 from consumer_app.settings import Settings, SettingsError, from_env
 from consumer_app.tables import AGGREGATES, FINAL, FINAL_AT, WATERMARKS
@@ -51,22 +51,22 @@ class Progress:
     """What the shards' watermarks say now."""
 
     shards: list[str]
-    marks: dict[str, ShardMark]
+    watermarks: dict[str, PublishedWatermark]
     vendors: set[int]
     global_ms: int | None  # None: some shard that can still add has no watermark yet
-    through_ms: int | None  # how far windows were marked final by an earlier pass
+    through_ms: int | None  # how far windows were finalized by an earlier pass
 
     @property
     def waiting_for(self) -> list[str]:
         """The shards without a watermark, which hold every window back."""
-        return waiting_for(self.shards, self.marks)
+        return waiting_for(self.shards, self.watermarks)
 
 
 @dataclass(frozen=True)
 class PassResult:
     progress: Progress
     through_ms: int | None  # how far windows are final after this pass
-    marked: int  # (vendor, window) aggregates marked final by this pass
+    finalized: int  # (vendor, window) aggregates finalized by this pass
 
 
 def _one_shot_connection(request: Any, **_: Any) -> None:
@@ -95,8 +95,8 @@ class Finalizer:
         # shards first: a child listed here but not yet in the scan holds finality back,
         # the safe way round
         shards = self.shard_ids()
-        marks, vendors, through = self.store.scan()
-        return Progress(shards, marks, vendors, global_watermark(shards, marks), through)
+        published, vendors, through = self.store.scan()
+        return Progress(shards, published, vendors, global_watermark(shards, published), through)
 
     def run_pass(self) -> PassResult:
         p = self.progress()
@@ -104,13 +104,13 @@ class Finalizer:
         if through is None or (p.through_ms is not None and through <= p.through_ms):
             return PassResult(p, p.through_ms, 0)
         assert p.global_ms is not None
-        marked = sum(self._mark_vendor(v, p.through_ms, through) for v in sorted(p.vendors))
+        finalized = sum(self._finalize_vendor(v, p.through_ms, through) for v in sorted(p.vendors))
         self.store.record_finality(through, p.global_ms)
-        return PassResult(p, through, marked)
+        return PassResult(p, through, finalized)
 
-    def _mark_vendor(self, vendor: int, since_ms: int | None, through_ms: int) -> int:
-        """Mark this vendor's items of the windows ending in (since, through]; how many
-        (vendor, window) aggregates got a mark."""
+    def _finalize_vendor(self, vendor: int, since_ms: int | None, through_ms: int) -> int:
+        """Finalize this vendor's items of the windows ending in (since, through]; how many
+        (vendor, window) aggregates were finalized."""
         width = self.settings.window_seconds * 1000
         low = iso_utc(since_ms) if since_ms is not None else "0"
         high = iso_utc(through_ms - width) + SEPARATOR + "~"  # "~" sorts after any sub-item
@@ -126,11 +126,11 @@ class Finalizer:
         for page in pages:
             for item in page.get("Items", []):
                 key = item["windowStart"]["S"]
-                if self._mark_item(vendor, key):
+                if self._finalize_item(vendor, key):
                     windows.add(window_of(key))
         return len(windows)
 
-    def _mark_item(self, vendor: int, sort_key: str) -> bool:
+    def _finalize_item(self, vendor: int, sort_key: str) -> bool:
         try:
             self.dynamodb.update_item(
                 TableName=self.settings.aggregates_table,
@@ -140,7 +140,7 @@ class Finalizer:
                 ExpressionAttributeNames={"#fin": FINAL, "#at": FINAL_AT},
                 ExpressionAttributeValues={":true": {"BOOL": True}, ":now": {"S": now_iso()}})
         except ClientError as exc:
-            if error_code(exc) == "ConditionalCheckFailedException":  # marked by another pass
+            if error_code(exc) == "ConditionalCheckFailedException":  # finalized by another pass
                 return False
             raise
         return True
@@ -150,18 +150,18 @@ def _report(result: PassResult, settings: Settings, out: IO[str], waiting: list[
     """A log line when something changed, and the pass's metrics; returns who holds finality."""
     p = result.progress
     now_ms = int(time.time() * 1000)
-    if result.marked or p.waiting_for != waiting:
+    if result.finalized or p.waiting_for != waiting:
         logs.event(log, logging.INFO,
                    f"windows final through {iso_utc(result.through_ms) if result.through_ms else '-'}"
                    + (f"; waiting for a first watermark from {', '.join(p.waiting_for)}"
                       if p.waiting_for else ""),
-                   event="finality", marked=result.marked, shards=len(p.shards),
+                   event="finality", marked=result.finalized, shards=len(p.shards),
                    global_watermark=iso_utc(p.global_ms) if p.global_ms is not None else None,
                    waiting_for=p.waiting_for)
     if settings.metrics == "emf":
         ctx = MetricsContext(namespace=settings.application_name)
         ctx.set_dimensions([{"Stream": settings.stream_name}], use_default=False)
-        ctx.put_metric(WINDOWS_FINALIZED, result.marked, "Count")
+        ctx.put_metric(WINDOWS_FINALIZED, result.finalized, "Count")
         if p.global_ms is not None:
             ctx.put_metric(WATERMARK_LAG, round((now_ms - p.global_ms) / 1000, 3), "Seconds")
         for line in emf_lines(ctx):

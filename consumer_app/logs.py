@@ -11,18 +11,16 @@ from __future__ import annotations
 import json
 import logging
 import sys
-import time
-from datetime import UTC, datetime
 from typing import Any
 
-TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # the "ts" field: UTC with milliseconds
+from consumer_app.rules.windows import iso_utc_millis, parse_iso_utc_fraction
 
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         doc: dict[str, Any] = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
+            # UTC with milliseconds; created is the epoch time, msecs its milliseconds
+            "ts": iso_utc_millis(int(record.created) * 1000 + int(record.msecs)),
             "level": record.levelname,
             "logger": record.name,
             "msg": record.getMessage(),
@@ -35,7 +33,7 @@ class JsonFormatter(logging.Formatter):
 
 def event_time(doc: dict[str, Any]) -> float:
     """The epoch seconds of a JSON log line's ``ts`` (the chaos runner and bench read logs)."""
-    return datetime.strptime(doc["ts"], TS_FORMAT).replace(tzinfo=UTC).timestamp()
+    return parse_iso_utc_fraction(doc["ts"])
 
 
 def configure(level: str = "INFO", **static: Any) -> None:

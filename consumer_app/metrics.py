@@ -40,6 +40,7 @@ COUNTS: dict[str, str] = {
     "batches": "Batches",
     "flushes": "Flushes",
     "watermarks": "WatermarkMoves",
+    "watermark_races_lost": "WatermarkRacesLost",
     "late_records": "LateRecords",
     "refused_final": "RefusedForFinalWindow",
 }

@@ -19,7 +19,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,7 @@ from consumer_app.dynamo.errors import WriteFailed
 from consumer_app.dynamo.rejects import Reject, RejectWriter
 from consumer_app.dynamo.watermarks import WatermarkStore
 from consumer_app.metrics import Emitter
-from consumer_app.rules.aggregation import CleanRecord, Position, aggregate
+from consumer_app.rules.aggregation import CleanRecord, Contribution, Position, aggregate
 from consumer_app.rules.batching import Pending
 from consumer_app.rules.validation import Unclean, validate
 from consumer_app.rules.watermarks import ShardWatermark
@@ -180,7 +180,7 @@ class TripRecordProcessor(processor.RecordProcessorBase):
     def shard_ended(self, shard_ended_input: Any) -> None:
         # The shard is closed and fully read: write what is pending, then checkpoint
         # SHARD_END so that its children can start.
-        # The ended mark goes first: it claims only that every record is durable (true
+        # The ended flag goes first: it claims only that every record is durable (true
         # now), and if it cannot be written the shard restarts from its checkpoint and
         # comes here again, instead of holding finality back for ever.
         try:
@@ -234,8 +234,8 @@ class TripRecordProcessor(processor.RecordProcessorBase):
         contributions, rejects, last = self.pending.take()
         try:
             self.rejects.write(rejects)
-            self.aggregates.write(contributions)
-            self._dead_letter_refused()
+            outcome = self.aggregates.write(contributions)
+            self._dead_letter_refused(outcome.refused)
         except WriteFailed as exc:
             raise ShardStop(EXIT_WRITE_FAILED, str(exc)) from exc
         self.vendors.update(c.key.vendor_id for c in contributions)
@@ -243,10 +243,9 @@ class TripRecordProcessor(processor.RecordProcessorBase):
             self.last_durable = last
             self.counters.flushes += 1
 
-    def _dead_letter_refused(self) -> None:
+    def _dead_letter_refused(self, refused: Sequence[Contribution]) -> None:
         """Records refused because their window was final go to the rejects table: the
         watermark had claimed them applied, which is a bug to see, not a record to lose."""
-        refused = self.aggregates.take_refused()
         if not refused:
             return
         dead = [Reject(position, c.key.window_start_ms, "", WINDOW_FINAL,

@@ -18,7 +18,7 @@ from typing import Any
 
 from consumer_app.dynamo.clients import control_client
 from consumer_app.rules.sub_items import window_of
-from consumer_app.rules.windows import iso_utc, parse_iso_utc
+from consumer_app.rules.windows import iso_utc, parse_iso_utc, parse_iso_utc_fraction
 from consumer_app.settings import SettingsError, from_env
 from consumer_app.tables import FINAL, FINAL_AT
 
@@ -30,8 +30,8 @@ class WindowRow:
     window_end: str
     trips: int
     passenger: int
-    final: bool  # every item of the aggregate is marked final
-    final_at: str | None  # when the last of its items was marked
+    final: bool  # every item of the aggregate is finalized
+    final_at: str | None  # when the last of its items was finalized
     updated_at: str | None  # the last contribution to any of its items
 
 
@@ -66,10 +66,10 @@ def wait_final(dynamodb: Any, table: str, but_latest: bool, timeout_s: float) ->
 
 
 def finality_lag_s(row: WindowRow) -> float:
-    """Seconds from a final window's end to its (last) final mark."""
+    """Seconds from a final window's end to when it was (last) finalized."""
     assert row.final_at is not None
-    marked = datetime.strptime(row.final_at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
-    return (marked.timestamp() * 1000 - parse_iso_utc(row.window_end)) / 1000
+    finalized_s = parse_iso_utc_fraction(row.final_at)
+    return (finalized_s * 1000 - parse_iso_utc(row.window_end)) / 1000
 
 
 def load(dynamodb: Any, table: str, vendor: int | None = None, since: str | None = None) -> list[WindowRow]:

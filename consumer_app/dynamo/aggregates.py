@@ -6,32 +6,49 @@ absent).  A failed condition returns the item (``ReturnValuesOnConditionCheckFai
 the records at or below its mark were already applied by someone, so they are dropped
 and the rest is written against the new mark.  Writes for different items run in parallel.
 
-Final windows (docs/windows.md): the condition also requires the item not to be marked
-``final``.  A contribution that the fence does not explain away (records above the mark)
-to a final item is refused, and so is one to a window that ends at or before this shard's
-own published watermark (which claimed those records applied): either means the watermark
-lied.  Refused records are kept in :attr:`AggregateWriter.refused` for the caller to
-dead-letter, so nothing is lost and a final window never changes.
+Final windows (docs/windows.md): the condition also requires the item not to be
+finalized (no ``final``).  Whether the records above the fence mark must be refused is
+the rule ``rules.watermarks.refuses_new_records``; this adapter only fetches what it
+needs (the item's mark, its ``final``).  Each :meth:`AggregateWriter.write` returns an
+:class:`AggregateOutcome` with the refused parts for the caller to dead-letter, so nothing
+is lost and a final window never changes.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from consumer_app.dynamo.attempts import AttemptRunner, UnitResult
 from consumer_app.dynamo.errors import WriteFailed, error_code
+from consumer_app.dynamo.watermarks import now_iso
 from consumer_app.rules.aggregation import AggregateKey, Contribution, Position
 from consumer_app.rules.sub_items import sort_key
+from consumer_app.rules.watermarks import refuses_new_records
 from consumer_app.rules.windows import iso_utc
 from consumer_app.tables import FINAL, mark_attribute
 
 _UNKNOWN = object()
 _MAX_FENCE_ROUNDS = 50
+
+
+@dataclass(frozen=True, slots=True)
+class AggregateOutcome:
+    """What one :meth:`AggregateWriter.write` came to, returned whole so that the caller
+    reads one value per flush.  Failures are not in it: a contribution that cannot be made
+    durable raises :class:`WriteFailed` (the processor then stops without a checkpoint)."""
+
+    written: int = 0  # aggregate items updated (fenced UpdateItems made durable)
+    replays_skipped: int = 0  # records at or below an item's fence mark: already applied
+    refused: tuple[Contribution, ...] = ()  # parts refused: their window is final
+
+    @property
+    def refused_records(self) -> int:
+        return sum(c.trips for c in self.refused)
 
 
 class AggregateWriter:
@@ -50,23 +67,15 @@ class AggregateWriter:
         #: the shard's published watermark (epoch ms): windows ending at or before it are
         #: complete as far as this shard is concerned
         self.claimed_through: int | None = None
-        self.refused: list[Contribution] = []  # refused parts since the last take_refused()
 
-    def take_refused(self) -> list[Contribution]:
-        with self._lock:
-            out, self.refused = self.refused, []
-        return out
-
-    def _refuse(self, rest: Contribution, skipped: int) -> UnitResult[Contribution]:
-        with self._lock:
-            self.refused.append(rest)
-        return UnitResult(skipped=skipped)
-
-    def write(self, contributions: list[Contribution]) -> None:
-        """Apply every contribution exactly once, or raise :class:`WriteFailed`."""
-        if contributions:
-            self.runner.run(f"aggregates {self.table}", contributions, self._write_one,
-                            "aggregate_writes")
+    def write(self, contributions: list[Contribution]) -> AggregateOutcome:
+        """Apply every contribution exactly once, or raise :class:`WriteFailed`; returns what
+        was written, skipped as replays and refused."""
+        if not contributions:
+            return AggregateOutcome()
+        totals = self.runner.run(f"aggregates {self.table}", contributions, self._write_one,
+                                 "aggregate_writes")
+        return AggregateOutcome(totals.succeeded, totals.skipped, totals.refused)
 
     def _remember(self, key: AggregateKey, mark: Position | None) -> None:
         with self._lock:
@@ -77,11 +86,11 @@ class AggregateWriter:
 
     def _write_one(self, contribution: Contribution) -> UnitResult[Contribution]:
         key = contribution.key
+        window_end = key.window_start_ms + self.window_ms
         with self._lock:
             expected: Any = self._marks.get(key, _UNKNOWN)
         rest: Contribution | None = contribution.above(None if expected is _UNKNOWN else expected)
-        if rest is not None and self.claimed_through is not None \
-                and key.window_start_ms + self.window_ms <= self.claimed_through:
+        if rest is not None and refuses_new_records(window_end, self.claimed_through):
             # this shard's watermark says these records are applied: only a replay may come
             # here, so read the item's mark (the cache may not know it) before deciding
             try:
@@ -92,8 +101,8 @@ class AggregateWriter:
             expected = _mark_of(item, self.mark_attr)
             self._remember(key, expected)
             rest = contribution.above(expected)
-            if rest is not None:
-                return self._refuse(rest, contribution.trips - rest.trips)
+            if rest is not None:  # new records after all: the rule above refuses them
+                return UnitResult(skipped=contribution.trips - rest.trips, refused=[rest])
         for _ in range(_MAX_FENCE_ROUNDS):
             if rest is None:
                 return UnitResult(skipped=contribution.trips)
@@ -107,8 +116,9 @@ class AggregateWriter:
                 self._remember(key, actual)
                 expected = actual
                 rest = rest.above(actual)
-                if rest is not None and item and FINAL in item:
-                    return self._refuse(rest, contribution.trips - rest.trips)
+                if rest is not None and refuses_new_records(window_end, self.claimed_through,
+                                                            item_final=FINAL in (item or {})):
+                    return UnitResult(skipped=contribution.trips - rest.trips, refused=[rest])
                 continue
             except Exception as exc:  # connection errors and the like: classified, retried
                 return UnitResult.failure(rest, exc, skipped=contribution.trips - rest.trips)
@@ -125,7 +135,7 @@ class AggregateWriter:
             ":t": {"N": str(c.trips)},
             ":we": {"S": iso_utc(c.key.window_start_ms + self.window_ms)},
             ":new": {"S": str(c.last)},
-            ":now": {"S": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")},
+            ":now": {"S": now_iso()},
         }
         if expected is _UNKNOWN or expected is None:
             condition = "attribute_not_exists(#m) AND attribute_not_exists(#fin)"

@@ -2,7 +2,9 @@
 
 Each attempt runs every pending write (concurrently), then the pure rules decide:
 all succeeded -> done; all or some failed -> wait (full jitter) and retry only the
-failed writes; fatal or budget spent -> :class:`WriteFailed`.
+failed writes; fatal or budget spent -> :class:`WriteFailed`.  What the writes came to
+over every attempt (:class:`WriteTotals`) is returned to the caller, which owns its
+meaning: no writer keeps a side list for a second call.
 """
 
 from __future__ import annotations
@@ -29,14 +31,26 @@ class UnitResult(Generic[U]):
     """Result of one write unit: how many writes succeeded, and what is left to retry."""
 
     succeeded: int = 0
-    skipped: int = 0  # records already applied, found under a high-water mark
+    skipped: int = 0  # records already applied, found under a fence mark (a replay)
     failed: list[tuple[U, ErrorKind, int]] = field(default_factory=list)  # (rest, kind, writes)
     last_error: str = ""
+    refused: list[U] = field(default_factory=list)  # parts not written, by rule (window final)
+    lost_races: int = 0  # writes made moot by a newer value another writer already wrote
 
     @classmethod
     def failure(cls, unit: U, exc: BaseException, writes: int = 1, skipped: int = 0) -> UnitResult[U]:
         """``unit`` failed with ``exc`` (classified; re-raised if it is no AWS error)."""
         return cls(failed=[(unit, kind_of(exc), writes)], last_error=error_code(exc), skipped=skipped)
+
+
+@dataclass(frozen=True, slots=True)
+class WriteTotals(Generic[U]):
+    """What one :meth:`AttemptRunner.run` made of its units, over every attempt (failed
+    writes are not here: they were retried until durable, or the run raised)."""
+
+    succeeded: int = 0
+    skipped: int = 0
+    refused: tuple[U, ...] = ()
 
 
 @dataclass
@@ -50,14 +64,16 @@ class AttemptRunner:
     on_attempt: Callable[[], None] = lambda: None  # e.g. the health heartbeat
 
     def run(self, what: str, units: Sequence[U], write: Callable[[U], UnitResult[U]],
-            success_counter: str) -> None:
-        """Make every unit durable or raise :class:`WriteFailed`.
+            success_counter: str) -> WriteTotals[U]:
+        """Make every unit durable or raise :class:`WriteFailed`; what they came to.
 
-        ``write`` runs in pool threads; only this thread touches the counters.
+        ``write`` runs in pool threads; only this thread touches the counters and totals.
         """
         start = self.clock()
         pending = list(units)
         attempt = 0
+        succeeded = skipped = 0
+        refused: list[U] = []
         while pending:
             attempt += 1
             self.on_attempt()
@@ -69,7 +85,11 @@ class AttemptRunner:
             outcomes = self.pool.map(write, pending) if len(pending) > 1 else map(write, pending)
             for res in outcomes:
                 results += [None] * res.succeeded
+                succeeded += res.succeeded
+                skipped += res.skipped
+                refused += res.refused
                 self.counters.skipped_replays += res.skipped
+                self.counters.watermark_races_lost += res.lost_races
                 setattr(self.counters, success_counter,
                         getattr(self.counters, success_counter) + res.succeeded)
                 for rest, kind, writes in res.failed:
@@ -79,7 +99,7 @@ class AttemptRunner:
             self.counters.throttled_writes += sum(r is ErrorKind.THROTTLED for r in results)
             outcome = assess(results)
             if outcome is Outcome.ALL_SUCCEEDED:
-                return
+                break
             if outcome is Outcome.ALL_FAILED:
                 self.counters.all_failed += 1
             elif outcome is Outcome.SOME_FAILED:
@@ -94,3 +114,4 @@ class AttemptRunner:
                   delay_ms=round(decision.delay_s * 1000), error=last_error)
             self.sleep(decision.delay_s)
             pending = retry
+        return WriteTotals(succeeded, skipped, tuple(refused))

@@ -8,12 +8,12 @@ retried; an error for the whole call fails all of its items.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from consumer_app.dynamo.attempts import AttemptRunner, UnitResult
 from consumer_app.rules.aggregation import Position
 from consumer_app.rules.retry import ErrorKind
+from consumer_app.rules.windows import iso_utc_millis
 
 BATCH_LIMIT = 25  # DynamoDB's limit; moto accepts more, AWS refuses
 
@@ -61,8 +61,7 @@ class RejectWriter:
             "payload": {"B": r.payload[: self.payload_max]},
             "payloadBytes": {"N": str(len(r.payload))},
             "truncated": {"BOOL": len(r.payload) > self.payload_max},
-            "arrivedAt": {"S": datetime.fromtimestamp(r.arrival_ms / 1000, UTC)
-                          .strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z"},
+            "arrivedAt": {"S": iso_utc_millis(r.arrival_ms)},
             "expiresAt": {"N": str(r.arrival_ms // 1000 + self.ttl_s)},
         }
 

@@ -11,14 +11,15 @@ after its records were durable), so losing that race is not an error.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import time
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from consumer_app.dynamo.attempts import AttemptRunner, UnitResult
 from consumer_app.dynamo.errors import error_code
-from consumer_app.rules.watermarks import ShardMark
+from consumer_app.rules.watermarks import PublishedWatermark
+from consumer_app.rules.windows import iso_utc_micros
 from consumer_app.tables import FINALITY_ITEM
 
 
@@ -27,7 +28,8 @@ def _watermark_of(item: dict[str, Any] | None) -> int | None:
 
 
 def now_iso() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """The time stamped on every item the consumer writes (``updatedAt``, ``finalAt``)."""
+    return iso_utc_micros(time.time_ns() // 1_000)
 
 
 class WatermarkStore:
@@ -43,7 +45,7 @@ class WatermarkStore:
 
     def publish(self, runner: AttemptRunner, shard_id: str, watermark_ms: int | None,
                 vendors: set[int], position: str, ended: bool = False) -> int | None:
-        """Move the shard's watermark forward (and/or mark it ended); returns the table's
+        """Move the shard's watermark forward (and/or flag it ended); returns the table's
         watermark afterwards: this one, or a higher one someone else wrote."""
         request = self._publish_request(shard_id, watermark_ms, vendors, position, ended)
         held: list[int | None] = [watermark_ms]
@@ -53,8 +55,10 @@ class WatermarkStore:
                 self.client.update_item(**req)
             except ClientError as exc:
                 if error_code(exc) == "ConditionalCheckFailedException":
+                    # another processor of this shard published a higher one: a lost race,
+                    # not a replay
                     held[0] = _watermark_of(exc.response.get("Item"))
-                    return UnitResult(skipped=1)
+                    return UnitResult(lost_races=1)
                 return UnitResult.failure(req, exc)
             except Exception as exc:
                 return UnitResult.failure(req, exc)
@@ -92,9 +96,10 @@ class WatermarkStore:
         return request
 
     # -- the finalizer's side ---------------------------------------------------------
-    def scan(self) -> tuple[dict[str, ShardMark], set[int], int | None]:
-        """Every shard's mark, the vendors any shard wrote, and how far windows are final."""
-        marks: dict[str, ShardMark] = {}
+    def scan(self) -> tuple[dict[str, PublishedWatermark], set[int], int | None]:
+        """Every shard's published watermark, the vendors any shard wrote, and how far
+        windows are final."""
+        published: dict[str, PublishedWatermark] = {}
         vendors: set[int] = set()
         through = None
         for page in self.client.get_paginator("scan").paginate(TableName=self.table, ConsistentRead=True):
@@ -103,12 +108,13 @@ class WatermarkStore:
                 if key == FINALITY_ITEM:
                     through = int(item["finalThrough"]["N"]) if "finalThrough" in item else None
                     continue
-                marks[key] = ShardMark(_watermark_of(item), bool(item.get("ended", {}).get("BOOL", False)))
+                published[key] = PublishedWatermark(_watermark_of(item),
+                                                    bool(item.get("ended", {}).get("BOOL", False)))
                 vendors.update(int(v) for v in item.get("vendors", {}).get("NS", []))
-        return marks, vendors, through
+        return published, vendors, through
 
     def record_finality(self, through_ms: int, global_ms: int) -> None:
-        """Windows ending at or before ``through_ms`` are all marked (never moves back)."""
+        """Windows ending at or before ``through_ms`` are all finalized (never moves back)."""
         try:
             self.client.update_item(
                 TableName=self.table, Key={"shardId": {"S": FINALITY_ITEM}},

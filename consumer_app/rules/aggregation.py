@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from consumer_app.rules.validation import Trip
-from consumer_app.rules.windows import window_start_ms
+from consumer_app.rules.windows import window_floor, window_start_ms
 
 
 class Position(NamedTuple):
@@ -97,6 +97,7 @@ def aggregate(records: Iterable[CleanRecord], window_seconds: int) -> dict[Aggre
     """Sum a shard's clean records (in shard order) per (vendorId, windowStart)."""
     window_start_ms(0, window_seconds)  # validates window_seconds once
     width = window_seconds * 1000
+    floor = window_floor  # a local: looked up once, called per record
     out: dict[AggregateKey, Contribution] = {}
     last: Position | None = None
     for position, arrival_ms, (vendor_id, passengers) in records:
@@ -105,7 +106,7 @@ def aggregate(records: Iterable[CleanRecord], window_seconds: int) -> dict[Aggre
         last = position
         # a plain tuple finds the AggregateKey (equal and same hash); the named key is built
         # once per item, not per record
-        key = (vendor_id, arrival_ms - arrival_ms % width)
+        key = (vendor_id, floor(arrival_ms, width))
         contribution = out.get(key)  # type: ignore[call-overload]
         if contribution is None:
             named = AggregateKey(*key)

@@ -27,6 +27,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from consumer_app.rules.windows import window_floor
+
 #: How many deliveries back a delivered result's fetch can have started, at most: KCL
 #: 3.5's polling queue (``PollingConfig.maxPendingProcessRecordsInput``, 4) + the
 #: ShardConsumer's buffer (8, Scheduler) + one result in each hand-over, rounded up.
@@ -78,28 +80,28 @@ class ShardWatermark:
             self.published = value
 
 
-class ShardMark(NamedTuple):
-    """A shard's item in the watermarks table."""
+class PublishedWatermark(NamedTuple):
+    """A shard's item in the watermarks table, as the finalizer reads it."""
 
     watermark_ms: int | None
     ended: bool = False  # its processor checkpointed SHARD_END: it adds nothing any more
 
 
-def waiting_for(shards: Iterable[str], marks: Mapping[str, ShardMark]) -> list[str]:
+def waiting_for(shards: Iterable[str], published: Mapping[str, PublishedWatermark]) -> list[str]:
     """The shards that hold every window back: not ended, and without a watermark yet."""
-    return [s for s in shards if (m := marks.get(s)) is None or (m.watermark_ms is None and not m.ended)]
+    return [s for s in shards if (w := published.get(s)) is None or (w.watermark_ms is None and not w.ended)]
 
 
-def global_watermark(shards: Iterable[str], marks: Mapping[str, ShardMark]) -> int | None:
+def global_watermark(shards: Iterable[str], published: Mapping[str, PublishedWatermark]) -> int | None:
     """The minimum watermark over the shards that can still add (None: some shard has none).
 
     ``shards``: every shard the stream lists (open, closed within retention, children).
     A shard without a published watermark holds everything back; an ended one, nothing.
     """
     shards = list(shards)
-    if waiting_for(shards, marks):
+    if waiting_for(shards, published):
         return None
-    adding = [m.watermark_ms for s in shards if not (m := marks[s]).ended and m.watermark_ms is not None]
+    adding = [w.watermark_ms for s in shards if not (w := published[s]).ended and w.watermark_ms is not None]
     return min(adding, default=None)
 
 
@@ -107,9 +109,20 @@ def final_through(global_ms: int | None, window_seconds: int) -> int | None:
     """The end of the last final window: the largest window end <= the global watermark."""
     if global_ms is None:
         return None
-    width = window_seconds * 1000
-    return global_ms - global_ms % width
+    return window_floor(global_ms, window_seconds * 1000)
 
 
 def is_final(window_end_ms: int, through_ms: int | None) -> bool:
     return through_ms is not None and window_end_ms <= through_ms
+
+
+def refuses_new_records(window_end_ms: int, own_watermark_ms: int | None, item_final: bool = False) -> bool:
+    """Whether records new to an aggregate item (above its fence mark: no replay) must be
+    refused rather than added.
+
+    A finalized window never changes, and a window ending at or before this shard's own
+    published watermark was claimed complete by it, item or no item.  Either way the
+    watermark lied; adding would change a total readers may already trust, so the records
+    are refused and dead-lettered instead.
+    """
+    return item_final or (own_watermark_ms is not None and window_end_ms <= own_watermark_ms)

@@ -115,7 +115,7 @@ class Run:
         self.app = f"chaos-{name}-{int(time.time())}"
         self.initial_workers = workers
         # 10 s windows and a finalizer pass a second: windows become final while the
-        # scenario's faults happen, so that a wrong final mark would show (check_finality)
+        # scenario's faults happen, so that a wrong finalization would show (check_finality)
         self.env_extra = {"STATS_INTERVAL_SECONDS": "2", "SHUTDOWN_GRACE_MILLIS": "10000",
                           "WINDOW_SECONDS": "10", "FINALIZE_INTERVAL_SECONDS": "1",
                           **(env_extra or {})}
@@ -287,7 +287,7 @@ class Run:
         return result
 
     def check_finality(self, result: Result) -> None:
-        """No item changed after it was marked final, and no record was refused for it
+        """No item changed after it was finalized, and no record was refused for it
         (docs/windows.md); the details say how many windows were final at the end."""
         items = inspect.scan_all(self.stack.client("dynamodb"), self.stack.aggregates_table)
         changed = [f"{it['vendorId']['N']}/{it['windowStart']['S']}" for it in items

@@ -117,7 +117,7 @@ def test_compose_up_scale_out_and_in_down_leaves_nothing(image: str) -> None:
         result = c.check()
         assert result["exact"], result
         assert result["produced"] == 3000
-        windows = c.windows()  # the finalizer service marked the windows that ended
+        windows = c.windows()  # the finalizer service finalized the windows that ended
         final = [w for w in windows["windows"] if w["final"]]
         print(f"compose: {len(final)} of {len(windows['windows'])} windows final, "
               f"final through {windows['finalThrough']}")

@@ -44,7 +44,7 @@ def records(first_seq: int, arrivals: list[int], vendor: int = 1) -> list[CleanR
     return [CleanRecord(Position(first_seq + i), a, Trip(vendor, 2)) for i, a in enumerate(arrivals)]
 
 
-def mark_final(ddb: Any, table: str, vendor: int, window_start: str) -> None:
+def finalize(ddb: Any, table: str, vendor: int, window_start: str) -> None:
     ddb.update_item(TableName=table, Key={"vendorId": {"N": str(vendor)}, "windowStart": {"S": window_start}},
                     UpdateExpression="SET #f = :t, finalAt = :now",
                     ExpressionAttributeNames={"#f": "final"},
@@ -61,15 +61,15 @@ def test_a_final_item_refuses_new_records_but_replays_pass_as_replays(ddb: Any,
     w = Writers(ddb, tables, "shardId-000000000000", FAST_POLICY)
     first = records(100, [BASE_MS + 1000, BASE_MS + 2000])
     w.aggregates.write(list(aggregate(first, 30).values()))
-    mark_final(ddb, tables[0], 1, "2025-11-27T08:00:00Z")
+    finalize(ddb, tables[0], 1, "2025-11-27T08:00:00Z")
     before = item(ddb, tables[0], 1, "2025-11-27T08:00:00Z")
 
-    w.aggregates.write(list(aggregate(first, 30).values()))  # a replay: the fence skips it
-    assert w.aggregates.take_refused() == [] and w.counters.skipped_replays == 2
+    replay = w.aggregates.write(list(aggregate(first, 30).values()))  # the fence skips it
+    assert replay.refused == () and w.counters.skipped_replays == 2
+    assert (replay.written, replay.replays_skipped) == (0, 2)
 
     late = records(100, [BASE_MS + 1000, BASE_MS + 2000, BASE_MS + 3000])  # one new record
-    w.aggregates.write(list(aggregate(late, 30).values()))
-    refused = w.aggregates.take_refused()
+    refused = w.aggregates.write(list(aggregate(late, 30).values())).refused
     assert [r[0] for c in refused for r in c.records] == [Position(102)]
     assert item(ddb, tables[0], 1, "2025-11-27T08:00:00Z") == before  # unchanged
 
@@ -81,15 +81,15 @@ def test_a_window_the_watermark_claimed_refuses_new_records_even_without_an_item
     w.aggregates.claimed_through = BASE_MS + WIDTH_MS  # this shard published the window's end
     fresh = Writers(ddb, tables, "shardId-000000000000", FAST_POLICY)  # a restart: empty cache
     fresh.aggregates.claimed_through = BASE_MS + WIDTH_MS
-    fresh.aggregates.write(list(aggregate(records(100, [BASE_MS + 1000]), 30).values()))
-    assert fresh.aggregates.take_refused() == [] and fresh.counters.skipped_replays == 1
+    replay = fresh.aggregates.write(list(aggregate(records(100, [BASE_MS + 1000]), 30).values()))
+    assert replay.refused == () and fresh.counters.skipped_replays == 1
     # vendor 2 never wrote this window: no item, and a record for it now is late
-    fresh.aggregates.write(list(aggregate(records(101, [BASE_MS + 1500], vendor=2), 30).values()))
-    assert [c.key.vendor_id for c in fresh.aggregates.take_refused()] == [2]
+    late = fresh.aggregates.write(list(aggregate(records(101, [BASE_MS + 1500], vendor=2), 30).values()))
+    assert [c.key.vendor_id for c in late.refused] == [2]
     assert item(ddb, tables[0], 2, "2025-11-27T08:00:00Z") == {}
     # the next window is not claimed: written as usual
-    fresh.aggregates.write(list(aggregate(records(102, [BASE_MS + WIDTH_MS]), 30).values()))
-    assert fresh.aggregates.take_refused() == []
+    nxt = fresh.aggregates.write(list(aggregate(records(102, [BASE_MS + WIDTH_MS]), 30).values()))
+    assert nxt.refused == () and nxt.written == 1
     assert item(ddb, tables[0], 1, "2025-11-27T08:00:30Z")["trips"] == {"N": "1"}
 
 
@@ -102,8 +102,8 @@ def test_a_watermark_never_moves_back_and_keeps_every_vendor(ddb: Any, tables: t
     assert store.publish(runner, "shardId-1", 6000, {2}, "12:0") == 6000
     assert store.read("shardId-1") == 6000
     assert store.publish(runner, "shardId-1", None, set(), "12:0", ended=True) is None
-    marks, vendors, through = store.scan()
-    assert marks["shardId-1"].watermark_ms == 6000 and marks["shardId-1"].ended
+    published, vendors, through = store.scan()
+    assert published["shardId-1"].watermark_ms == 6000 and published["shardId-1"].ended
     assert vendors == {1, 2} and through is None  # vendor 3 came with the refused publish only
 
 
@@ -112,7 +112,7 @@ def _settings(st: stack.Stack, aggregates: str, stream: str) -> Settings:
                     kinesis_endpoint=st.kinesis_url, dynamodb_endpoint=st.dynamodb_url)
 
 
-def test_the_finalizer_marks_windows_once_every_shard_passed_them_resharding_included(
+def test_the_finalizer_finalizes_windows_once_every_shard_passed_them_resharding_included(
         backend: stack.Stack) -> None:
     ddb, kinesis = backend.client("dynamodb"), backend.client("kinesis")
     name = f"fin-{time.time_ns()}"
@@ -128,14 +128,14 @@ def test_the_finalizer_marks_windows_once_every_shard_passed_them_resharding_inc
             wr = Writers(ddb, (name, f"{name}-rejects"), shard, FAST_POLICY, sub_items=sub)
             arrivals = [BASE_MS + 5, BASE_MS + WIDTH_MS + 5, BASE_MS + 2 * WIDTH_MS + 5]
             wr.aggregates.write(list(aggregate(records(seq + 10 * sub, arrivals), 30).values()))
-    assert fin.run_pass().marked == 0  # no watermark at all yet
+    assert fin.run_pass().finalized == 0  # no watermark at all yet
     store = fin.store
     store.publish(runner, shards[0], BASE_MS + 2 * WIDTH_MS + 10, {1}, "1:0")
     result = fin.run_pass()
-    assert (result.marked, result.progress.waiting_for) == (0, [shards[1]])  # shard 1 holds it back
+    assert (result.finalized, result.progress.waiting_for) == (0, [shards[1]])  # shard 1 holds it back
     store.publish(runner, shards[1], BASE_MS + WIDTH_MS + 10, {1}, "1:0")
     result = fin.run_pass()
-    assert result.marked == 1 and result.through_ms == BASE_MS + WIDTH_MS
+    assert result.finalized == 1 and result.through_ms == BASE_MS + WIDTH_MS
     assert [(r.window_start, r.final) for r in rows(scan_all(ddb, name))] == [
         ("2025-11-27T08:00:00Z", True), ("2025-11-27T08:00:30Z", False), ("2025-11-27T08:01:00Z", False)]
 
@@ -148,16 +148,17 @@ def test_the_finalizer_marks_windows_once_every_shard_passed_them_resharding_inc
     assert len(children) == 2
     store.publish(runner, shards[1], BASE_MS + 3 * WIDTH_MS, {1}, "2:0", ended=True)
     result = fin.run_pass()
-    assert result.marked == 0 and result.progress.waiting_for == children
+    assert result.finalized == 0 and result.progress.waiting_for == children
     for child in children:
         store.publish(runner, child, BASE_MS + 3 * WIDTH_MS, set(), "1:0")
     result = fin.run_pass()  # the parent ended: only shard 0 and the children count
-    assert result.marked == 1 and result.through_ms == BASE_MS + 2 * WIDTH_MS
+    assert result.finalized == 1 and result.through_ms == BASE_MS + 2 * WIDTH_MS
     assert all(r.final for r in rows(scan_all(ddb, name))[:2])
-    assert fin.run_pass().marked == 0  # idempotent: nothing new to mark
-    marked_at = {it["windowStart"]["S"]: it["finalAt"]["S"] for it in scan_all(ddb, name) if "finalAt" in it}
+    assert fin.run_pass().finalized == 0  # idempotent: nothing new to finalize
+    finalized_at = {it["windowStart"]["S"]: it["finalAt"]["S"]
+                    for it in scan_all(ddb, name) if "finalAt" in it}
     # every item of those windows, sub-items included, and none of the next one
-    assert set(marked_at) == {f"{w}{sub}" for w in ("2025-11-27T08:00:00Z", "2025-11-27T08:00:30Z")
+    assert set(finalized_at) == {f"{w}{sub}" for w in ("2025-11-27T08:00:00Z", "2025-11-27T08:00:30Z")
                               for sub in ("", "#0", "#1")}
 
 

@@ -5,20 +5,22 @@ from __future__ import annotations
 from typing import Any
 
 from consumer_app import processor as proc
+from consumer_app.dynamo.aggregates import AggregateOutcome
 
 
 class Writer:
-    """An aggregates or rejects writer: every call's items, in order; refuses nothing."""
+    """An aggregates or rejects writer: every call's items, in order; the next write reports
+    ``refuse`` (contributions to final windows) refused, and nothing after it."""
 
     def __init__(self) -> None:
         self.calls: list[list[Any]] = []
         self.claimed_through: int | None = None
+        self.refuse: list[Any] = []
 
-    def write(self, items: list[Any]) -> None:
+    def write(self, items: list[Any]) -> AggregateOutcome:
         self.calls.append(list(items))
-
-    def take_refused(self) -> list[Any]:
-        return []
+        refused, self.refuse = tuple(self.refuse), []
+        return AggregateOutcome(written=len(items), refused=refused)
 
 
 class Watermarks:

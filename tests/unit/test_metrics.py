@@ -119,11 +119,12 @@ def test_the_finalizer_reports_windows_finalized_and_the_watermark_lag() -> None
     import time
 
     from consumer_app.finality import PassResult, Progress, _report
-    from consumer_app.rules.watermarks import ShardMark
+    from consumer_app.rules.watermarks import PublishedWatermark
     from consumer_app.settings import Settings
 
     now_ms = int(time.time() * 1000)
-    progress = Progress(["s0", "s1"], {"s0": ShardMark(now_ms - 12_000), "s1": ShardMark(now_ms - 9_000)},
+    progress = Progress(["s0", "s1"], {"s0": PublishedWatermark(now_ms - 12_000),
+                                       "s1": PublishedWatermark(now_ms - 9_000)},
                         {1, 2}, now_ms - 12_000, None)
     out = io.StringIO()
     s = Settings(region="us-east-1", application_name="app-x", stream_name="trips")
@@ -133,7 +134,7 @@ def test_the_finalizer_reports_windows_finalized_and_the_watermark_lag() -> None
     doc = docs[0]
     assert doc["WindowsFinalized"] == 3 and 12 <= doc["GlobalWatermarkLag"] < 13
     assert doc["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "app-x" and doc["Stream"] == "trips"
-    blocked = Progress(["s0", "s1"], {"s0": ShardMark(now_ms)}, set(), None, None)
+    blocked = Progress(["s0", "s1"], {"s0": PublishedWatermark(now_ms)}, set(), None, None)
     out = io.StringIO()
     assert _report(PassResult(blocked, None, 0), s, out, []) == ["s1"]
     assert "GlobalWatermarkLag" not in json.loads(out.getvalue())  # no lag while a shard has none

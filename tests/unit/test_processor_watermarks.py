@@ -77,7 +77,7 @@ def test_shutdown_publishes_after_the_final_checkpoint() -> None:
 def test_refused_records_are_dead_lettered_and_counted() -> None:
     p, log, clock, _ = processor()
     key = AggregateKey(1, BASE_MS)
-    p.aggregates.take_refused = lambda: [Contribution(key, [(Position(7), 3)])]  # type: ignore[method-assign]
+    p.aggregates.refuse = [Contribution(key, [(Position(7), 3)])]  # type: ignore[attr-defined]
     p.process_records(batch(log, trip_record(7)))
     clock.now += 1.0
     p.process_records(batch(log))

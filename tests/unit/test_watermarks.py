@@ -5,9 +5,9 @@ the fence's Contribution.above) over any interleaving hypothesis draws of: recor
 open shards (arrival times that may step back by less than the margin), polls with KCL's
 prefetch queue between fetch and delivery, flushes with checkpoints and publishes, crashes
 (replays from the checkpoint), idle shards, splits (closed parents, new children) and
-finalizer passes.  It checks the two promises of docs/windows.md: a window marked final
+finalizer passes.  It checks the two promises of docs/windows.md: a finalized window
 never gets another contribution, and every window that ends before the global watermark
-is marked final in the end.
+is finalized in the end.
 """
 
 from __future__ import annotations
@@ -24,11 +24,12 @@ from consumer_app.rules.batching import Pending
 from consumer_app.rules.validation import Trip
 from consumer_app.rules.watermarks import (
     FETCH_DEPTH,
-    ShardMark,
+    PublishedWatermark,
     ShardWatermark,
     final_through,
     global_watermark,
     is_final,
+    refuses_new_records,
 )
 
 MARGIN = 500
@@ -115,20 +116,21 @@ def test_the_watermark_never_claims_an_undelivered_record(steps: list[tuple[str,
 
 # -- the global watermark ------------------------------------------------------------------
 
-marks_st = st.dictionaries(st.sampled_from([f"s{i}" for i in range(6)]),
-                           st.builds(ShardMark, st.one_of(st.none(), st.integers(0, 10**6)), st.booleans()),
-                           max_size=6)
+published_st = st.dictionaries(st.sampled_from([f"s{i}" for i in range(6)]),
+                               st.builds(PublishedWatermark, st.one_of(st.none(), st.integers(0, 10**6)),
+                                         st.booleans()),
+                               max_size=6)
 
 
-@given(st.lists(st.sampled_from([f"s{i}" for i in range(6)]), unique=True, max_size=6), marks_st)
+@given(st.lists(st.sampled_from([f"s{i}" for i in range(6)]), unique=True, max_size=6), published_st)
 def test_the_global_watermark_is_the_minimum_over_the_shards_that_can_add(
-        shards: list[str], marks: dict[str, ShardMark]) -> None:
-    g = global_watermark(shards, marks)
-    adding = [s for s in shards if not (s in marks and marks[s].ended)]
-    if any(s not in marks or marks[s].watermark_ms is None for s in adding) or not adding:
+        shards: list[str], published: dict[str, PublishedWatermark]) -> None:
+    g = global_watermark(shards, published)
+    adding = [s for s in shards if not (s in published and published[s].ended)]
+    if any(s not in published or published[s].watermark_ms is None for s in adding) or not adding:
         assert g is None
     else:
-        assert g == min(marks[s].watermark_ms for s in adding)  # type: ignore[type-var]
+        assert g == min(published[s].watermark_ms for s in adding)  # type: ignore[type-var]
 
 
 @given(st.integers(0, 10**12), st.integers(1, 3600))
@@ -138,6 +140,29 @@ def test_final_through_is_the_last_window_end_at_or_before_the_watermark(g: int,
     assert 0 <= g - through < width_s * 1000
     assert is_final(through, through) and not is_final(through + width_s * 1000, through)
     assert final_through(None, width_s) is None
+
+
+# -- the writer's refusal ------------------------------------------------------------------
+
+@pytest.mark.parametrize(("end", "own", "final", "refused"), [
+    (30_000, None, False, False),  # no watermark published yet: nothing claimed
+    (30_000, 29_999, False, False),  # the watermark has not reached the window's end
+    (30_000, 30_000, False, True),  # a window ending at the watermark was claimed complete
+    (30_000, 45_000, False, True),  # ... and so was one ending before it
+    (30_000, None, True, True),  # a finalized item never changes, whatever this shard says
+    (30_000, 29_999, True, True),
+])
+def test_new_records_are_refused_for_a_final_item_or_a_window_the_shard_claimed(
+        end: int, own: int | None, final: bool, refused: bool) -> None:
+    assert refuses_new_records(end, own, item_final=final) is refused
+
+
+@given(st.integers(0, 10**7), st.one_of(st.none(), st.integers(0, 10**7)))
+def test_a_window_is_refused_exactly_when_the_shard_s_watermark_has_passed_its_end(
+        end: int, own: int | None) -> None:
+    """The same comparison as finality's (a window is complete for a shard once W >= end)."""
+    assert refuses_new_records(end, own) is is_final(end, own)
+    assert refuses_new_records(end, own, item_final=True)
 
 
 # -- the whole system ----------------------------------------------------------------------
@@ -166,7 +191,7 @@ class _System:
         self.parents: dict[str, list[str]] = {}
         self.checkpoint: dict[str, int] = dict.fromkeys(self.records, 0)
         self.ended: set[str] = set()
-        self.table: dict[str, ShardMark] = {}  # the watermarks table
+        self.table: dict[str, PublishedWatermark] = {}  # the watermarks table
         self.items: dict[AggregateKey, _Item] = {}
         self.procs: dict[str, _Processor] = {}
         self.violations: list[str] = []
@@ -211,12 +236,13 @@ class _System:
         self.checkpoint[shard] = p.position  # checkpoint, then publish
         value = p.watermark.due()
         ended = shard not in self.open and p.position == len(self.records[shard])
-        old = self.table.get(shard, ShardMark(None))
+        old = self.table.get(shard, PublishedWatermark(None))
         if value is not None and (old.watermark_ms is None or value > old.watermark_ms):
-            self.table[shard] = ShardMark(value, old.ended)
+            self.table[shard] = PublishedWatermark(value, old.ended)
             p.watermark.saw_published(value)
         if ended:
-            self.table[shard] = ShardMark(self.table.get(shard, ShardMark(None)).watermark_ms, True)
+            held = self.table.get(shard, PublishedWatermark(None))
+            self.table[shard] = PublishedWatermark(held.watermark_ms, True)
             self.ended.add(shard)
             del self.procs[shard]
 

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from consumer_app.rules.windows import MAX_WINDOW_SECONDS, iso_utc, parse_iso_utc, window_start_ms
+from consumer_app.rules.windows import (
+    MAX_WINDOW_SECONDS,
+    iso_utc,
+    iso_utc_micros,
+    iso_utc_millis,
+    parse_iso_utc,
+    parse_iso_utc_fraction,
+    window_floor,
+    window_start_ms,
+)
 
 # 2025-11-27T08:00:30Z: day 20419 since the epoch (20419 * 86400 = 1_764_201_600) + 8 h 0 min 30 s.
 T0_MS = 1_764_230_430_000
@@ -56,6 +68,14 @@ def test_window_contains_arrival_and_is_aligned(arrival, seconds):
     assert start <= arrival < start + width
 
 
+@given(epoch=st.integers(0, 2**45), seconds=st.integers(1, MAX_WINDOW_SECONDS))
+def test_the_window_floor_is_the_window_start(epoch, seconds):
+    """One floor for every caller: the validated window start is the unchecked floor."""
+    start = window_floor(epoch, seconds * 1000)
+    assert start == window_start_ms(epoch, seconds)
+    assert window_floor(start, seconds * 1000) == start  # a window start is its own floor
+
+
 def test_iso_utc_format():
     assert iso_utc(T0_MS) == "2025-11-27T08:00:30Z"
     assert iso_utc(T0_MS + 999) == "2025-11-27T08:00:30Z"  # seconds precision
@@ -83,3 +103,27 @@ def test_parse_is_inverse_of_iso_utc(ms):
     text = iso_utc(ms)
     assert len(text) == 20 and text[10] == "T" and text.endswith("Z")
     assert parse_iso_utc(text) == ms - ms % 1000
+
+
+def test_fractional_formats():
+    assert iso_utc_millis(T0_MS + 7) == "2025-11-27T08:00:30.007Z"
+    assert iso_utc_millis(0) == "1970-01-01T00:00:00.000Z"
+    assert iso_utc_micros(T0_MS * 1000 + 123_456) == "2025-11-27T08:00:30.123456Z"
+    assert iso_utc_micros(T0_MS * 1000 + 999_999) == "2025-11-27T08:00:30.999999Z"
+    assert parse_iso_utc_fraction("2025-11-27T08:00:30.007Z") == (T0_MS + 7) / 1000
+    assert parse_iso_utc_fraction("2025-11-27T08:00:30.123456Z") == T0_MS / 1000 + 0.123456
+
+
+@settings(max_examples=500, deadline=None)
+@given(ms=st.integers(0, 4_102_444_800_000))  # to 2100
+def test_the_fractional_formats_write_what_each_writer_wrote_before(ms):
+    """Byte for byte what the rejects writer, the log formatter and the item stamps wrote
+    with their own strftime calls before they shared these functions."""
+    assert iso_utc_millis(ms) == datetime.fromtimestamp(ms / 1000, UTC).strftime(
+        "%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z"  # a reject's arrivedAt
+    created, msecs = ms / 1000, ms % 1000  # a log record's created and msecs
+    assert iso_utc_millis(int(created) * 1000 + msecs) == time.strftime(
+        "%Y-%m-%dT%H:%M:%S", time.gmtime(created)) + f".{int(msecs):03d}Z"
+    moment = datetime.fromtimestamp(ms // 1000, UTC).replace(microsecond=ms % 1000 * 1000 + ms % 7)
+    assert iso_utc_micros((ms // 1000) * 1_000_000 + moment.microsecond) == moment.strftime(
+        "%Y-%m-%dT%H:%M:%S.%fZ")  # updatedAt, finalAt
