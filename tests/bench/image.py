@@ -61,9 +61,14 @@ def runs(records: int) -> None:
             ddb = st.client("dynamodb")
             app = f"bench-image-{int(time.time())}"
             env = {**st.env(), "APPLICATION_NAME": app, "SHUTDOWN_GRACE_MILLIS": "20000"}
-            summary = Summary()
-            produce(Plan(st.stream, count=records, seed=3),
-                    summary, st.client("kinesis"))
+            produce(Plan(st.stream, count=records, seed=3), Summary(), st.client("kinesis"))
+
+            def produce_and_drain(seed: int) -> None:
+                """More records, then wait until the workers have checkpointed them all."""
+                summary = Summary()
+                produce(Plan(st.stream, count=records, seed=seed), summary, st.client("kinesis"))
+                inspect.wait_drained(ddb, app, summary.to_json(), 180)
+
             a = engine.run("bench-kcl-a", "--network", "host", env=env, image=TAG)
             names.append(a.name)
             first = None
@@ -80,20 +85,14 @@ def runs(records: int) -> None:
             deadline = time.monotonic() + 120
             while sorted(inspect.owners(ddb, app).values()) != [2, 2] and time.monotonic() < deadline:
                 time.sleep(0.5)
-            more = Summary()
-            produce(Plan(st.stream, count=records, seed=4),
-                    more, st.client("kinesis"))
-            inspect.wait_drained(ddb, app, more.to_json(), 180)
+            produce_and_drain(seed=4)
             print(f"memory, 2 shards each: {mb(memory(a))} and {mb(memory(b))} (docker stats)")
             took = b.stop(30)
             print(f"docker stop -t 30 (2 shards): {took:.1f} s, exit {b.state()['ExitCode']}")
             deadline = time.monotonic() + 120
             while list(inspect.owners(ddb, app).values()) != [4] and time.monotonic() < deadline:
                 time.sleep(0.5)
-            last = Summary()
-            produce(Plan(st.stream, count=records, seed=5),
-                    last, st.client("kinesis"))
-            inspect.wait_drained(ddb, app, last.to_json(), 180)
+            produce_and_drain(seed=5)
             print(f"memory, 4 shards: {mb(memory(a))} (docker stats)")
             took = a.stop(30)
             print(f"docker stop -t 30 (4 shards): {took:.1f} s, exit {a.state()['ExitCode']}")
