@@ -15,7 +15,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-from consumer_app.rules.retry import RetryPolicy
+from consumer_app.rules.leases import POSITIONS, TRIM_HORIZON
+from consumer_app.rules.retry import (
+    DEFAULT_BASE_DELAY_MILLIS,
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_MAX_DELAY_MILLIS,
+    DEFAULT_MAX_ELAPSED_S,
+    RetryPolicy,
+)
 from consumer_app.rules.sub_items import MAX_SUB_ITEMS
 from consumer_app.rules.windows import MAX_WINDOW_SECONDS
 from consumer_app.tables import watermarks_table_for
@@ -31,7 +38,8 @@ _APP = re.compile(r"^[A-Za-z0-9_.-]{3,200}$")  # it names the lease table: 3 cha
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 _URL = re.compile(r"^https?://[^\s/]+(/.*)?$")
 PROFILES = ("aws", "local")
-INITIAL_POSITIONS = ("TRIM_HORIZON", "LATEST")
+#: INITIAL_POSITION: the positions a bootstrapped lease can start from (rules/leases.py)
+INITIAL_POSITIONS = POSITIONS
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 #: LEASE_BOOTSTRAP: auto = on for the local profile, off for aws (docs/configuration.md)
 LEASE_BOOTSTRAPS = ("auto", "on", "off")
@@ -57,11 +65,11 @@ class Settings:
     dynamodb_endpoint: str | None = None
     profile: str = "aws"
     window_seconds: int = 30
-    initial_position: str = "TRIM_HORIZON"
-    retry_max_attempts: int = 50
-    retry_max_seconds: float = 120.0
-    retry_base_millis: int = 50
-    retry_max_delay_millis: int = 5000
+    initial_position: str = TRIM_HORIZON
+    retry_max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    retry_max_seconds: float = DEFAULT_MAX_ELAPSED_S
+    retry_base_millis: int = DEFAULT_BASE_DELAY_MILLIS
+    retry_max_delay_millis: int = DEFAULT_MAX_DELAY_MILLIS
     write_concurrency: int = 4
     shutdown_grace_millis: int = 25_000
     worker_id: str = ""
