@@ -41,7 +41,7 @@ from consumer_app.rules.sub_items import SEPARATOR, window_of
 from consumer_app.rules.watermarks import ShardMark, final_through, global_watermark, waiting_for
 from consumer_app.rules.windows import iso_utc
 from consumer_app.settings import Settings, SettingsError, from_env
-from consumer_app.tables import AGGREGATES, FINAL, FINAL_AT, WATERMARKS
+from consumer_app.tables import AGGREGATES, FINAL, FINAL_AT, VENDOR_ID, WATERMARKS, WINDOW_END, WINDOW_START
 
 log = logging.getLogger("consumer_app.finality")
 
@@ -116,16 +116,16 @@ class Finalizer:
         high = iso_utc(through_ms - width) + SEPARATOR + "~"  # "~" sorts after any sub-item
         pages = self.dynamodb.get_paginator("query").paginate(
             TableName=self.settings.aggregates_table,
-            KeyConditionExpression="vendorId = :v AND windowStart BETWEEN :lo AND :hi",
+            KeyConditionExpression=f"{VENDOR_ID} = :v AND {WINDOW_START} BETWEEN :lo AND :hi",
             FilterExpression="attribute_not_exists(#fin)",
-            ProjectionExpression="windowStart",
+            ProjectionExpression=WINDOW_START,
             ExpressionAttributeNames={"#fin": FINAL},
             ExpressionAttributeValues={":v": {"N": str(vendor)}, ":lo": {"S": low}, ":hi": {"S": high}},
             ConsistentRead=True)
         windows: set[str] = set()
         for page in pages:
             for item in page.get("Items", []):
-                key = item["windowStart"]["S"]
+                key = item[WINDOW_START]["S"]
                 if self._mark_item(vendor, key):
                     windows.add(window_of(key))
         return len(windows)
@@ -134,9 +134,9 @@ class Finalizer:
         try:
             self.dynamodb.update_item(
                 TableName=self.settings.aggregates_table,
-                Key={"vendorId": {"N": str(vendor)}, "windowStart": {"S": sort_key}},
+                Key={VENDOR_ID: {"N": str(vendor)}, WINDOW_START: {"S": sort_key}},
                 UpdateExpression="SET #fin = :true, #at = :now",
-                ConditionExpression="attribute_exists(windowEnd) AND attribute_not_exists(#fin)",
+                ConditionExpression=f"attribute_exists({WINDOW_END}) AND attribute_not_exists(#fin)",
                 ExpressionAttributeNames={"#fin": FINAL, "#at": FINAL_AT},
                 ExpressionAttributeValues={":true": {"BOOL": True}, ":now": {"S": now_iso()}})
         except ClientError as exc:
