@@ -28,7 +28,6 @@ import time
 from dataclasses import dataclass
 from typing import IO, Any
 
-from aws_embedded_metrics.logger.metrics_context import MetricsContext
 from botocore.exceptions import ClientError
 
 from consumer_app import logs
@@ -36,7 +35,7 @@ from consumer_app.dynamo.clients import control_client
 from consumer_app.dynamo.errors import error_code
 from consumer_app.dynamo.schema import TableProblem, check_table
 from consumer_app.dynamo.watermarks import WatermarkStore, now_iso
-from consumer_app.metrics import WATERMARK_LAG, WINDOWS_FINALIZED, emf_lines
+from consumer_app.metrics import WATERMARK_LAG, WINDOWS_FINALIZED, emf_lines, stream_context
 from consumer_app.rules.sub_items import SEPARATOR, window_of
 from consumer_app.rules.watermarks import ShardMark, final_through, global_watermark, waiting_for
 from consumer_app.rules.windows import iso_utc
@@ -159,8 +158,7 @@ def _report(result: PassResult, settings: Settings, out: IO[str], waiting: list[
                    global_watermark=iso_utc(p.global_ms) if p.global_ms is not None else None,
                    waiting_for=p.waiting_for)
     if settings.metrics == "emf":
-        ctx = MetricsContext(namespace=settings.application_name)
-        ctx.set_dimensions([{"Stream": settings.stream_name}], use_default=False)
+        ctx = stream_context(settings.application_name, settings.stream_name)
         ctx.put_metric(WINDOWS_FINALIZED, result.marked, "Count")
         if p.global_ms is not None:
             ctx.put_metric(WATERMARK_LAG, round((now_ms - p.global_ms) / 1000, 3), "Seconds")
