@@ -68,6 +68,22 @@ class PassResult:
     marked: int  # (vendor, window) aggregates marked final by this pass
 
 
+def list_shard_ids(kinesis: Any, stream: str) -> list[str]:
+    """Every shard the stream lists: open, closed (within retention) and children."""
+    pages = kinesis.get_paginator("list_shards").paginate(StreamName=stream)
+    return [s["ShardId"] for page in pages for s in page.get("Shards", [])]
+
+
+def read_progress(kinesis: Any, stream: str, store: WatermarkStore) -> Progress:
+    """What the shards' watermarks say now: where a finalizer's pass starts, and what
+    ``python -m consumer_app windows`` reports (without a whole :class:`Finalizer`)."""
+    # shards first: a child listed here but not yet in the scan holds finality back,
+    # the safe way round
+    shards = list_shard_ids(kinesis, stream)
+    marks, vendors, through = store.scan()
+    return Progress(shards, marks, vendors, global_watermark(shards, marks), through)
+
+
 def _one_shot_connection(request: Any, **_: Any) -> None:
     request.headers["Connection"] = "close"
 
@@ -86,16 +102,12 @@ class Finalizer:
         kinesis.meta.events.register("before-send.kinesis", _one_shot_connection)
 
     def shard_ids(self) -> list[str]:
-        """Every shard the stream lists: open, closed (within retention) and children."""
-        pages = self.kinesis.get_paginator("list_shards").paginate(StreamName=self.settings.stream_name)
-        return [s["ShardId"] for page in pages for s in page.get("Shards", [])]
+        """Every shard of this finalizer's stream (:func:`list_shard_ids`)."""
+        return list_shard_ids(self.kinesis, self.settings.stream_name)
 
     def progress(self) -> Progress:
-        # shards first: a child listed here but not yet in the scan holds finality back,
-        # the safe way round
-        shards = self.shard_ids()
-        marks, vendors, through = self.store.scan()
-        return Progress(shards, marks, vendors, global_watermark(shards, marks), through)
+        """What the shards' watermarks say now (:func:`read_progress`)."""
+        return read_progress(self.kinesis, self.settings.stream_name, self.store)
 
     def run_pass(self) -> PassResult:
         p = self.progress()

@@ -121,12 +121,14 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         sys.stderr.write(f"windows: {exc}\n")
         return 2
-    from consumer_app.finality import Finalizer
+    from consumer_app.dynamo.watermarks import WatermarkStore
+    from consumer_app.finality import read_progress
 
     dynamodb = control_client(settings, "dynamodb")
     try:
         found = load(dynamodb, settings.aggregates_table, args.vendor, args.since)
-        progress = Finalizer(settings, control_client(settings, "kinesis"), dynamodb).progress()
+        progress = read_progress(control_client(settings, "kinesis"), settings.stream_name,
+                                 WatermarkStore(dynamodb, settings.watermarks_table))
     except Exception as exc:
         sys.stderr.write(f"windows: cannot read the tables or the stream: {type(exc).__name__}: {exc}\n")
         return 1
