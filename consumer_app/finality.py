@@ -28,7 +28,6 @@ import time
 from dataclasses import dataclass
 from typing import IO, Any
 
-from aws_embedded_metrics.logger.metrics_context import MetricsContext
 from botocore.exceptions import ClientError
 
 from consumer_app import logs
@@ -36,12 +35,12 @@ from consumer_app.dynamo.clients import control_client
 from consumer_app.dynamo.errors import error_code
 from consumer_app.dynamo.schema import TableProblem, check_table
 from consumer_app.dynamo.watermarks import WatermarkStore, now_iso
-from consumer_app.metrics import WATERMARK_LAG, WINDOWS_FINALIZED, emf_lines
+from consumer_app.metrics import WATERMARK_LAG, WINDOWS_FINALIZED, emf_lines, stream_context
 from consumer_app.rules.sub_items import SEPARATOR, window_of
 from consumer_app.rules.watermarks import PublishedWatermark, final_through, global_watermark, waiting_for
 from consumer_app.rules.windows import iso_utc
 from consumer_app.settings import Settings, SettingsError, from_env
-from consumer_app.tables import AGGREGATES, FINAL, FINAL_AT, WATERMARKS
+from consumer_app.tables import AGGREGATES, FINAL, FINAL_AT, VENDOR_ID, WATERMARKS, WINDOW_END, WINDOW_START
 
 log = logging.getLogger("consumer_app.finality")
 
@@ -69,6 +68,22 @@ class PassResult:
     finalized: int  # (vendor, window) aggregates finalized by this pass
 
 
+def list_shard_ids(kinesis: Any, stream: str) -> list[str]:
+    """Every shard the stream lists: open, closed (within retention) and children."""
+    pages = kinesis.get_paginator("list_shards").paginate(StreamName=stream)
+    return [s["ShardId"] for page in pages for s in page.get("Shards", [])]
+
+
+def read_progress(kinesis: Any, stream: str, store: WatermarkStore) -> Progress:
+    """What the shards' watermarks say now: where a finalizer's pass starts, and what
+    ``python -m consumer_app windows`` reports (without a whole :class:`Finalizer`)."""
+    # shards first: a child listed here but not yet in the scan holds finality back,
+    # the safe way round
+    shards = list_shard_ids(kinesis, stream)
+    published, vendors, through = store.scan()
+    return Progress(shards, published, vendors, global_watermark(shards, published), through)
+
+
 def _one_shot_connection(request: Any, **_: Any) -> None:
     request.headers["Connection"] = "close"
 
@@ -87,16 +102,12 @@ class Finalizer:
         kinesis.meta.events.register("before-send.kinesis", _one_shot_connection)
 
     def shard_ids(self) -> list[str]:
-        """Every shard the stream lists: open, closed (within retention) and children."""
-        pages = self.kinesis.get_paginator("list_shards").paginate(StreamName=self.settings.stream_name)
-        return [s["ShardId"] for page in pages for s in page.get("Shards", [])]
+        """Every shard of this finalizer's stream (:func:`list_shard_ids`)."""
+        return list_shard_ids(self.kinesis, self.settings.stream_name)
 
     def progress(self) -> Progress:
-        # shards first: a child listed here but not yet in the scan holds finality back,
-        # the safe way round
-        shards = self.shard_ids()
-        published, vendors, through = self.store.scan()
-        return Progress(shards, published, vendors, global_watermark(shards, published), through)
+        """What the shards' watermarks say now (:func:`read_progress`)."""
+        return read_progress(self.kinesis, self.settings.stream_name, self.store)
 
     def run_pass(self) -> PassResult:
         p = self.progress()
@@ -116,16 +127,16 @@ class Finalizer:
         high = iso_utc(through_ms - width) + SEPARATOR + "~"  # "~" sorts after any sub-item
         pages = self.dynamodb.get_paginator("query").paginate(
             TableName=self.settings.aggregates_table,
-            KeyConditionExpression="vendorId = :v AND windowStart BETWEEN :lo AND :hi",
+            KeyConditionExpression=f"{VENDOR_ID} = :v AND {WINDOW_START} BETWEEN :lo AND :hi",
             FilterExpression="attribute_not_exists(#fin)",
-            ProjectionExpression="windowStart",
+            ProjectionExpression=WINDOW_START,
             ExpressionAttributeNames={"#fin": FINAL},
             ExpressionAttributeValues={":v": {"N": str(vendor)}, ":lo": {"S": low}, ":hi": {"S": high}},
             ConsistentRead=True)
         windows: set[str] = set()
         for page in pages:
             for item in page.get("Items", []):
-                key = item["windowStart"]["S"]
+                key = item[WINDOW_START]["S"]
                 if self._finalize_item(vendor, key):
                     windows.add(window_of(key))
         return len(windows)
@@ -134,9 +145,9 @@ class Finalizer:
         try:
             self.dynamodb.update_item(
                 TableName=self.settings.aggregates_table,
-                Key={"vendorId": {"N": str(vendor)}, "windowStart": {"S": sort_key}},
+                Key={VENDOR_ID: {"N": str(vendor)}, WINDOW_START: {"S": sort_key}},
                 UpdateExpression="SET #fin = :true, #at = :now",
-                ConditionExpression="attribute_exists(windowEnd) AND attribute_not_exists(#fin)",
+                ConditionExpression=f"attribute_exists({WINDOW_END}) AND attribute_not_exists(#fin)",
                 ExpressionAttributeNames={"#fin": FINAL, "#at": FINAL_AT},
                 ExpressionAttributeValues={":true": {"BOOL": True}, ":now": {"S": now_iso()}})
         except ClientError as exc:
@@ -159,8 +170,7 @@ def _report(result: PassResult, settings: Settings, out: IO[str], waiting: list[
                    global_watermark=iso_utc(p.global_ms) if p.global_ms is not None else None,
                    waiting_for=p.waiting_for)
     if settings.metrics == "emf":
-        ctx = MetricsContext(namespace=settings.application_name)
-        ctx.set_dimensions([{"Stream": settings.stream_name}], use_default=False)
+        ctx = stream_context(settings.application_name, settings.stream_name)
         ctx.put_metric(WINDOWS_FINALIZED, result.finalized, "Count")
         if p.global_ms is not None:
             ctx.put_metric(WATERMARK_LAG, round((now_ms - p.global_ms) / 1000, 3), "Seconds")

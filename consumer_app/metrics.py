@@ -121,6 +121,14 @@ class Emitter:
         return ctx
 
 
+def stream_context(namespace: str, stream: str) -> MetricsContext:
+    """A context with the ``Stream`` dimension set alone, as the Emitter's documents have it:
+    for metrics that are per stream, not per shard (the finalizer's, consumer_app/finality.py)."""
+    ctx = MetricsContext(namespace=namespace)
+    ctx.set_dimensions([{"Stream": stream}], use_default=False)
+    return ctx
+
+
 def emf_lines(ctx: MetricsContext) -> list[str]:
     """A metrics context as EMF lines (more than 100 values are split over several)."""
     return list(LogSerializer.serialize(ctx))

@@ -10,12 +10,21 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import shlex
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Any
 
-from consumer_app.rules.retry import RetryPolicy
+from consumer_app.rules.leases import POSITIONS, TRIM_HORIZON
+from consumer_app.rules.retry import (
+    DEFAULT_BASE_DELAY_MILLIS,
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_MAX_DELAY_MILLIS,
+    DEFAULT_MAX_ELAPSED_S,
+    RetryPolicy,
+)
 from consumer_app.rules.sub_items import MAX_SUB_ITEMS
 from consumer_app.rules.windows import MAX_WINDOW_SECONDS
 from consumer_app.tables import watermarks_table_for
@@ -31,7 +40,8 @@ _APP = re.compile(r"^[A-Za-z0-9_.-]{3,200}$")  # it names the lease table: 3 cha
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 _URL = re.compile(r"^https?://[^\s/]+(/.*)?$")
 PROFILES = ("aws", "local")
-INITIAL_POSITIONS = ("TRIM_HORIZON", "LATEST")
+#: INITIAL_POSITION: the positions a bootstrapped lease can start from (rules/leases.py)
+INITIAL_POSITIONS = POSITIONS
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 #: LEASE_BOOTSTRAP: auto = on for the local profile, off for aws (docs/configuration.md)
 LEASE_BOOTSTRAPS = ("auto", "on", "off")
@@ -42,6 +52,10 @@ METRICS_MODES = ("emf", "off")
 #: the stream of the workshop this consumer replaces (the producer's default too)
 DEFAULT_STREAM = "input_stream"
 ON_OFF = ("on", "off")
+#: The checkout (or the installed package's parent): the JVM launch paths default below it.
+REPO_ROOT = Path(__file__).resolve().parents[1]
+#: KCL_CDS_ARCHIVE: where ``make setup`` builds the JVM's class-data archive
+DEFAULT_CDS_ARCHIVE = REPO_ROOT / "build" / "launcher" / "kcl-classes.jsa"
 
 
 @dataclass(frozen=True)
@@ -57,11 +71,11 @@ class Settings:
     dynamodb_endpoint: str | None = None
     profile: str = "aws"
     window_seconds: int = 30
-    initial_position: str = "TRIM_HORIZON"
-    retry_max_attempts: int = 50
-    retry_max_seconds: float = 120.0
-    retry_base_millis: int = 50
-    retry_max_delay_millis: int = 5000
+    initial_position: str = TRIM_HORIZON
+    retry_max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    retry_max_seconds: float = DEFAULT_MAX_ELAPSED_S
+    retry_base_millis: int = DEFAULT_BASE_DELAY_MILLIS
+    retry_max_delay_millis: int = DEFAULT_MAX_DELAY_MILLIS
     write_concurrency: int = 4
     shutdown_grace_millis: int = 25_000
     worker_id: str = ""
@@ -80,6 +94,25 @@ class Settings:
     watermarks_table: str = ""  # "": <aggregates_table>-watermarks
     watermark_margin_millis: int = 5000
     finalize_interval_seconds: float = 10.0
+    # -- how ``python -m consumer_app run`` starts the JVM (consumer_app/worker.py) ----------
+    #: JAVA_HOME: java from ``$JAVA_HOME/bin`` if it is there, else from PATH
+    java_home: str = ""
+    #: JAVA_OPTS: the JVM flags, split as a shell would.  None (unset): the worker's defaults
+    #: for the profile (worker.DEFAULT_JAVA_OPTS); set, even empty, it replaces them.
+    java_opts: str | None = None
+    # Plumbing rather than tuning: the image (Dockerfile) and devkit's workers set these to
+    # where they put things; the defaults are the checkout's own layout after `make setup`.
+    #: KCL_PROPERTIES_DIR: base.properties, <profile>.properties and logback.xml
+    properties_dir: Path = REPO_ROOT / "properties"
+    #: KCL_JARS_DIR: the daemon's jars (build/jars, resolved by Maven)
+    jars_dir: Path = REPO_ROOT / "build" / "jars"
+    #: KCL_LAUNCHER_JAR: the worker launcher (launcher/src), first on the classpath
+    launcher_jar: Path = REPO_ROOT / "build" / "launcher" / "kinesis-aggs-launcher.jar"
+    #: KCL_CDS_ARCHIVE: the JVM class-data archive, used when the file exists; None (set
+    #: empty): never
+    cds_archive: Path | None = DEFAULT_CDS_ARCHIVE
+    #: KCL_RUN_DIR: where the rendered consumer.properties goes; None: a new temporary directory
+    run_dir: Path | None = None
 
     def __post_init__(self) -> None:
         if not self.watermarks_table:  # the aggregates' companion, like their rejects table
@@ -102,6 +135,17 @@ class Settings:
         )
 
 
+#: The JVM launch settings (consumer_app/worker.py): environment variable -> Settings field.
+#: :func:`jvm_from_env` reads these alone, for tools that build the worker's JVM command.
+JVM_VARS: dict[str, str] = {
+    "JAVA_HOME": "java_home",
+    "JAVA_OPTS": "java_opts",
+    "KCL_PROPERTIES_DIR": "properties_dir",
+    "KCL_JARS_DIR": "jars_dir",
+    "KCL_LAUNCHER_JAR": "launcher_jar",
+    "KCL_CDS_ARCHIVE": "cds_archive",
+    "KCL_RUN_DIR": "run_dir",
+}
 #: environment variable -> Settings field
 ENV_VARS: dict[str, str] = {
     "STREAM_NAME": "stream_name",
@@ -133,6 +177,7 @@ ENV_VARS: dict[str, str] = {
     "WATERMARKS_TABLE": "watermarks_table",
     "WATERMARK_MARGIN_MILLIS": "watermark_margin_millis",
     "FINALIZE_INTERVAL_SECONDS": "finalize_interval_seconds",
+    **JVM_VARS,
 }
 
 _INT_RANGES: dict[str, tuple[int, int]] = {
@@ -154,43 +199,16 @@ _FLOAT_RANGES: dict[str, tuple[float, float]] = {
     "health_max_age_seconds": (5.0, 86_400.0),
     "finalize_interval_seconds": (0.5, 3600.0),
 }
+_PATHS = frozenset({"properties_dir", "jars_dir", "launcher_jar", "cds_archive", "run_dir"})
+#: Set but blank is a value here, not the default: no JVM flags at all, no class-data archive.
+_BLANK: dict[str, Any] = {"java_opts": "", "cds_archive": None}
 
 
 def from_env(env: Mapping[str, str] | None = None) -> Settings:
     """Read and validate the settings; raise :class:`SettingsError` listing every problem."""
     env = os.environ if env is None else env
     problems: list[str] = []
-    values: dict[str, Any] = {}
-    types = {f.name: f.type for f in fields(Settings)}
-    for var, name in ENV_VARS.items():
-        raw = env.get(var)
-        if raw is None or raw.strip() == "":
-            continue
-        raw = raw.strip()
-        if name in _INT_RANGES:
-            lo, hi = _INT_RANGES[name]
-            try:
-                val: Any = int(raw)
-            except ValueError:
-                problems.append(f"{var}={raw!r}: not an integer")
-                continue
-            if not lo <= val <= hi:
-                problems.append(f"{var}={raw!r}: must be between {lo} and {hi}")
-                continue
-        elif name in _FLOAT_RANGES:
-            lo_f, hi_f = _FLOAT_RANGES[name]
-            try:
-                val = float(raw)
-            except ValueError:
-                problems.append(f"{var}={raw!r}: not a number")
-                continue
-            if not lo_f <= val <= hi_f:
-                problems.append(f"{var}={raw!r}: must be between {lo_f:g} and {hi_f:g}")
-                continue
-        else:
-            assert "str" in str(types[name])
-            val = raw
-        values[name] = val
+    values = _read(env, ENV_VARS, problems)
 
     region = (env.get("AWS_REGION") or "").strip() or (env.get("AWS_DEFAULT_REGION") or "").strip()
     if not region:
@@ -216,6 +234,63 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
     if not s.worker_id:
         s = Settings(**{**values, "worker_id": default_worker_id()})
     return s
+
+
+def jvm_from_env(env: Mapping[str, str] | None = None) -> Settings:
+    """The JVM launch settings (:data:`JVM_VARS`) alone, every other field at its default.
+
+    For tools that build the worker's JVM command line outside a run, where no region or
+    stream is set (``devkit.local.class_archive``); a worker reads :func:`from_env`.
+    """
+    env = os.environ if env is None else env
+    problems: list[str] = []
+    s = Settings(**_read(env, JVM_VARS, problems))
+    problems += _check_jvm(s)
+    if problems:
+        raise SettingsError("invalid settings:\n  - " + "\n  - ".join(problems))
+    return s
+
+
+def _read(env: Mapping[str, str], names: Mapping[str, str], problems: list[str]) -> dict[str, Any]:
+    """The set variables of ``names`` as typed field values; what cannot be read goes to ``problems``."""
+    values: dict[str, Any] = {}
+    types = {f.name: f.type for f in fields(Settings)}
+    for var, name in names.items():
+        raw = env.get(var)
+        if raw is None:
+            continue
+        if raw.strip() == "":
+            if name in _BLANK:
+                values[name] = _BLANK[name]
+            continue
+        raw = raw.strip()
+        if name in _INT_RANGES:
+            lo, hi = _INT_RANGES[name]
+            try:
+                val: Any = int(raw)
+            except ValueError:
+                problems.append(f"{var}={raw!r}: not an integer")
+                continue
+            if not lo <= val <= hi:
+                problems.append(f"{var}={raw!r}: must be between {lo} and {hi}")
+                continue
+        elif name in _FLOAT_RANGES:
+            lo_f, hi_f = _FLOAT_RANGES[name]
+            try:
+                val = float(raw)
+            except ValueError:
+                problems.append(f"{var}={raw!r}: not a number")
+                continue
+            if not lo_f <= val <= hi_f:
+                problems.append(f"{var}={raw!r}: must be between {lo_f:g} and {hi_f:g}")
+                continue
+        elif name in _PATHS:
+            val = Path(raw)
+        else:
+            assert "str" in str(types[name])
+            val = raw
+        values[name] = val
+    return values
 
 
 def default_worker_id() -> str:
@@ -277,4 +352,13 @@ def _check(s: Settings) -> list[str]:
         problems.append("RETRY_MAX_DELAY_MILLIS must be >= RETRY_BASE_MILLIS")
     if s.worker_id and not re.match(r"^[A-Za-z0-9_.:@-]{1,200}$", s.worker_id):
         problems.append(f"WORKER_ID={s.worker_id!r}: 1-200 of A-Z a-z 0-9 _ . : @ -")
-    return problems
+    return problems + _check_jvm(s)
+
+
+def _check_jvm(s: Settings) -> list[str]:
+    if s.java_opts is not None:
+        try:
+            shlex.split(s.java_opts)
+        except ValueError as exc:  # caught here, not as a traceback when the JVM command is built
+            return [f"JAVA_OPTS={s.java_opts!r}: not shell words ({exc})"]
+    return []

@@ -17,10 +17,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from consumer_app.dynamo.clients import control_client
-from consumer_app.rules.sub_items import window_of
 from consumer_app.rules.windows import iso_utc, parse_iso_utc, parse_iso_utc_fraction
 from consumer_app.settings import SettingsError, from_env
-from consumer_app.tables import FINAL, FINAL_AT
+from consumer_app.tables import VENDOR_ID, WINDOW_START, decode_aggregate
 
 
 @dataclass(frozen=True)
@@ -38,16 +37,15 @@ class WindowRow:
 def rows(items: Iterable[dict[str, Any]]) -> list[WindowRow]:
     """Aggregate items (DynamoDB JSON) -> one row per (vendor, window), sub-items added up."""
     merged: dict[tuple[int, str], dict[str, Any]] = {}
-    for it in items:
-        key = (int(it["vendorId"]["N"]), window_of(it["windowStart"]["S"]))
-        row = merged.setdefault(key, {"trips": 0, "passenger": 0, "final": True, "final_at": None,
-                                      "updated_at": None, "window_end": it.get("windowEnd", {}).get("S", "")})
-        row["trips"] += int(it.get("trips", {"N": "0"})["N"])
-        row["passenger"] += int(it.get("passenger", {"N": "0"})["N"])
-        row["final"] = row["final"] and it.get(FINAL, {}).get("BOOL", False)
-        row["final_at"] = max(filter(None, (row["final_at"], it.get(FINAL_AT, {}).get("S"))), default=None)
-        row["updated_at"] = max(filter(None, (row["updated_at"], it.get("updatedAt", {}).get("S"))),
-                                default=None)
+    for it in map(decode_aggregate, items):
+        row = merged.setdefault((it.vendor_id, it.window_start),
+                                {"trips": 0, "passenger": 0, "final": True, "final_at": None,
+                                 "updated_at": None, "window_end": it.window_end or ""})
+        row["trips"] += it.trips
+        row["passenger"] += it.passenger
+        row["final"] = row["final"] and it.final
+        row["final_at"] = max(filter(None, (row["final_at"], it.final_at)), default=None)
+        row["updated_at"] = max(filter(None, (row["updated_at"], it.updated_at)), default=None)
     return [WindowRow(vendor, start, r["window_end"], r["trips"], r["passenger"], r["final"],
                       r["final_at"] if r["final"] else None, r["updated_at"])
             for (vendor, start), r in sorted(merged.items(), key=lambda kv: (kv[0][1], kv[0][0]))]
@@ -76,13 +74,14 @@ def load(dynamodb: Any, table: str, vendor: int | None = None, since: str | None
     """The rows of one vendor (a Query) or of all (a Scan), from windows starting at ``since``."""
     kwargs: dict[str, Any] = {"TableName": table, "ConsistentRead": True}
     if vendor is not None:
-        kwargs["KeyConditionExpression"] = "vendorId = :v" + (" AND windowStart >= :s" if since else "")
+        kwargs["KeyConditionExpression"] = (f"{VENDOR_ID} = :v"
+                                            + (f" AND {WINDOW_START} >= :s" if since else ""))
         kwargs["ExpressionAttributeValues"] = {":v": {"N": str(vendor)}}
         op = "query"
     else:
         op = "scan"
         if since:
-            kwargs["FilterExpression"] = "windowStart >= :s"
+            kwargs["FilterExpression"] = f"{WINDOW_START} >= :s"
             kwargs["ExpressionAttributeValues"] = {}
     if since:
         kwargs["ExpressionAttributeValues"][":s"] = {"S": since}
@@ -122,12 +121,14 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         sys.stderr.write(f"windows: {exc}\n")
         return 2
-    from consumer_app.finality import Finalizer
+    from consumer_app.dynamo.watermarks import WatermarkStore
+    from consumer_app.finality import read_progress
 
     dynamodb = control_client(settings, "dynamodb")
     try:
         found = load(dynamodb, settings.aggregates_table, args.vendor, args.since)
-        progress = Finalizer(settings, control_client(settings, "kinesis"), dynamodb).progress()
+        progress = read_progress(control_client(settings, "kinesis"), settings.stream_name,
+                                 WatermarkStore(dynamodb, settings.watermarks_table))
     except Exception as exc:
         sys.stderr.write(f"windows: cannot read the tables or the stream: {type(exc).__name__}: {exc}\n")
         return 1

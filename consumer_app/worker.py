@@ -23,10 +23,9 @@ from consumer_app import health, kcl_properties
 from consumer_app.dynamo import lease_table
 from consumer_app.dynamo.clients import control_client
 from consumer_app.dynamo.schema import TableProblem, check_table
-from consumer_app.settings import Settings, SettingsError, from_env
+from consumer_app.settings import DEFAULT_CDS_ARCHIVE, Settings, SettingsError, from_env, jvm_from_env
 from consumer_app.tables import AGGREGATES, REJECTS, WATERMARKS
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 #: KCL's Scheduler run as the MultiLangDaemon runs it, but with an exit status that is
 #: non-zero whenever the worker ends without a stop request (launcher/src, docs/startup.md)
 MAIN_CLASS = "kinesisaggs.launcher.WorkerLauncher"
@@ -43,24 +42,18 @@ class StartError(RuntimeError):
     pass
 
 
-def properties_dir() -> Path:
-    return Path(os.environ.get("KCL_PROPERTIES_DIR") or REPO_ROOT / "properties")
+def _jvm(settings: Settings | None) -> Settings:
+    """The worker's settings, or, for a tool that builds the JVM command outside a run
+    (devkit.local.class_archive: no region there), the JVM launch settings alone."""
+    return settings if settings is not None else jvm_from_env()
 
 
-def jars_dir() -> Path:
-    return Path(os.environ.get("KCL_JARS_DIR") or REPO_ROOT / "build" / "jars")
-
-
-def launcher_jar() -> Path:
-    return Path(os.environ.get("KCL_LAUNCHER_JAR")
-                or REPO_ROOT / "build" / "launcher" / "kinesis-aggs-launcher.jar")
-
-
-def classpath() -> str:
-    jars = jars_dir()
+def classpath(settings: Settings | None = None) -> str:
+    s = _jvm(settings)
+    jars = s.jars_dir
     if not any(jars.glob(MULTILANG_JAR_GLOB)):
         raise StartError(f"no KCL multilang jar in {jars}: run `make setup` (or set KCL_JARS_DIR)")
-    launcher = launcher_jar()
+    launcher = s.launcher_jar
     if not launcher.is_file():
         raise StartError(f"no worker launcher jar at {launcher}: run `make setup` (or set KCL_LAUNCHER_JAR)")
     # every jar by name, sorted: the same string each start, which the JVM's class-data
@@ -76,7 +69,7 @@ def processor_command() -> str:
 
 
 def render_properties(settings: Settings) -> str:
-    pdir = properties_dir()
+    pdir = settings.properties_dir
     layers = [("base.properties", pdir / "base.properties")]
     if settings.profile != "aws":
         layers.append((f"{settings.profile}.properties", pdir / f"{settings.profile}.properties"))
@@ -89,34 +82,37 @@ def render_properties(settings: Settings) -> str:
     return kcl_properties.render(props)
 
 
-def java_binary() -> str:
-    java = shutil.which("java", path=(os.environ.get("JAVA_HOME", "") + "/bin")) or shutil.which("java")
+def java_binary(settings: Settings | None = None) -> str:
+    java = shutil.which("java", path=_jvm(settings).java_home + "/bin") or shutil.which("java")
     if java is None:
         raise StartError("java not found: install a Java runtime >= 17 or set JAVA_HOME")
     return java
 
 
-def class_archive() -> Path:
-    """The JVM class-data archive for this classpath (devkit.local.class_archive)."""
-    return Path(os.environ.get("KCL_CDS_ARCHIVE")
-                or REPO_ROOT / "build" / "launcher" / "kcl-classes.jsa")
+def class_archive(settings: Settings | None = None) -> Path:
+    """The JVM class-data archive for this classpath (devkit.local.class_archive builds it
+    there): KCL_CDS_ARCHIVE, or its default when unset or set empty (= not used)."""
+    archive = _jvm(settings).cds_archive
+    return archive if archive is not None else DEFAULT_CDS_ARCHIVE
 
 
-def java_options(profile: str) -> list[str]:
-    if "JAVA_OPTS" in os.environ:
-        return shlex.split(os.environ["JAVA_OPTS"])
+def java_options(profile: str, settings: Settings | None = None) -> list[str]:
+    """JAVA_OPTS when set (even empty), else the defaults for ``profile``."""
+    opts = _jvm(settings).java_opts
+    if opts is not None:
+        return shlex.split(opts)
     return shlex.split(DEFAULT_JAVA_OPTS + (" " + LOCAL_JAVA_OPTS if profile == "local" else ""))
 
 
-def java_command(props_file: Path, profile: str = "aws") -> list[str]:
-    opts = java_options(profile)
-    archive = class_archive()
-    if os.environ.get("KCL_CDS_ARCHIVE") != "" and archive.is_file():
+def java_command(props_file: Path, settings: Settings) -> list[str]:
+    opts = java_options(settings.profile, settings)
+    archive = settings.cds_archive
+    if archive is not None and archive.is_file():
         # -Xshare:auto: a JVM that cannot map it (another JDK, other jars) runs without it
         opts += [f"-XX:SharedArchiveFile={archive}", "-Xshare:auto"]
-    logback = properties_dir() / "logback.xml"
-    return [java_binary(), *opts, f"-Dlogback.configurationFile={logback}", "-cp", classpath(),
-            MAIN_CLASS, "--properties-file", str(props_file)]
+    logback = settings.properties_dir / "logback.xml"
+    return [java_binary(settings), *opts, f"-Dlogback.configurationFile={logback}", "-cp",
+            classpath(settings), MAIN_CLASS, "--properties-file", str(props_file)]
 
 
 def check_tables(settings: Settings, client: Any) -> None:
@@ -143,7 +139,7 @@ def prepare(check: bool = True) -> list[str]:
     settings = from_env()
     # every configuration problem (a missing JVM or jar, a bad properties key) is told
     # before any AWS call
-    java_binary(), classpath()
+    java_binary(settings), classpath(settings)
     properties = render_properties(settings)
     # children inherit the environment: they must log the same worker id as the daemon
     os.environ["WORKER_ID"] = settings.worker_id
@@ -158,11 +154,11 @@ def prepare(check: bool = True) -> list[str]:
             bootstrap_leases(settings, dynamodb)
     if settings.heartbeat_dir:
         health.write_daemon_pid(Path(settings.heartbeat_dir))  # this pid becomes the JVM's
-    run_dir = Path(os.environ.get("KCL_RUN_DIR") or tempfile.mkdtemp(prefix="kcl-worker-"))
+    run_dir = settings.run_dir or Path(tempfile.mkdtemp(prefix="kcl-worker-"))
     run_dir.mkdir(parents=True, exist_ok=True)
     props_file = run_dir / "consumer.properties"
     props_file.write_text(properties)
-    return java_command(props_file, settings.profile)
+    return java_command(props_file, settings)
 
 
 def run(check_tables_first: bool = True) -> None:

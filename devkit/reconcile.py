@@ -6,6 +6,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from consumer_app.tables import decode_aggregate
+
 
 @dataclass
 class Observed:
@@ -18,10 +20,9 @@ class Observed:
     @classmethod
     def from_items(cls, aggregates: list[dict[str, Any]], rejects: list[dict[str, Any]]) -> Observed:
         obs = cls()
-        for it in aggregates:
-            vendor = int(it["vendorId"]["N"])
-            obs.trips[vendor] += int(it.get("trips", {"N": "0"})["N"])
-            obs.passenger[vendor] += int(it.get("passenger", {"N": "0"})["N"])
+        for agg in map(decode_aggregate, aggregates):
+            obs.trips[agg.vendor_id] += agg.trips
+            obs.passenger[agg.vendor_id] += agg.passenger
         for it in rejects:
             obs.rejects[it["reason"]["S"]] += 1
         return obs

@@ -13,8 +13,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-#: The positions a fresh lease can start from without extra configuration.
-POSITIONS = ("TRIM_HORIZON", "LATEST")
+#: Where a fresh lease starts: the stream's oldest record (nothing missed) or its newest.
+TRIM_HORIZON = "TRIM_HORIZON"
+LATEST = "LATEST"
+#: The positions a fresh lease can start from without extra configuration, here once:
+#: ``INITIAL_POSITION`` (consumer_app/settings.py) allows exactly these, the first by default.
+POSITIONS = (TRIM_HORIZON, LATEST)
 
 
 @dataclass(frozen=True)

@@ -72,14 +72,23 @@ def assess(results: Sequence[ErrorKind | None]) -> Outcome:
     return Outcome.ALL_FAILED if failed == len(results) else Outcome.SOME_FAILED
 
 
+#: The default retry budget and backoff, here once: :class:`RetryPolicy` and the worker's
+#: ``RETRY_*`` settings (consumer_app/settings.py) both default to these.  Delays in
+#: milliseconds, as the settings take them.
+DEFAULT_MAX_ATTEMPTS = 50
+DEFAULT_MAX_ELAPSED_S = 120.0
+DEFAULT_BASE_DELAY_MILLIS = 50
+DEFAULT_MAX_DELAY_MILLIS = 5000
+
+
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
     """Retry budget: whichever of attempts or elapsed seconds runs out first."""
 
-    max_attempts: int = 50
-    max_elapsed_s: float = 120.0
-    base_delay_s: float = 0.05
-    max_delay_s: float = 5.0
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    max_elapsed_s: float = DEFAULT_MAX_ELAPSED_S
+    base_delay_s: float = DEFAULT_BASE_DELAY_MILLIS / 1000
+    max_delay_s: float = DEFAULT_MAX_DELAY_MILLIS / 1000
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:

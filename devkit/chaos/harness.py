@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from consumer_app import metrics
+from consumer_app.tables import decode_aggregate
 from consumer_app.window_report import rows
 from devkit.local import inspect, stack
 from devkit.local.fault_proxy import FaultProxy
@@ -290,8 +291,8 @@ class Run:
         """No item changed after it was finalized, and no record was refused for it
         (docs/windows.md); the details say how many windows were final at the end."""
         items = inspect.scan_all(self.stack.client("dynamodb"), self.stack.aggregates_table)
-        changed = [f"{it['vendorId']['N']}/{it['windowStart']['S']}" for it in items
-                   if "finalAt" in it and it.get("updatedAt", {}).get("S", "") > it["finalAt"]["S"]]
+        changed = [f"{a.vendor_id}/{a.sort_key}" for a in map(decode_aggregate, items)
+                   if a.final_at is not None and (a.updated_at or "") > a.final_at]
         if changed:
             result.problems.append(f"updated after they were final: {', '.join(changed[:5])}")
         refused = self.counters_total("refused_final")

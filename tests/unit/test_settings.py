@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import socket
+from pathlib import Path
 
 import pytest
 
 from consumer_app.rules.retry import RetryPolicy
-from consumer_app.settings import ENV_VARS, Settings, SettingsError, from_env
+from consumer_app.settings import ENV_VARS, JVM_VARS, Settings, SettingsError, from_env, jvm_from_env
 
 REGION = {"AWS_REGION": "eu-west-1"}
 
@@ -46,6 +47,10 @@ def test_defaults_with_only_a_region():
     host, pid, suffix = s.worker_id.rsplit("-", 2)
     assert (host, pid) == (socket.gethostname(), str(os.getpid())) and len(suffix) == 6
     assert s.lease_bootstrap == "auto" and not s.bootstraps_leases  # on only for the local profile
+
+
+def test_the_default_retry_settings_are_the_default_retry_policy():
+    assert from_env(REGION).retry_policy == RetryPolicy()
 
 
 def test_default_worker_ids_differ_within_one_process():
@@ -231,3 +236,55 @@ def test_a_record_processor_with_bad_settings_exits_with_the_reason(monkeypatch,
     assert stopped.value.code == proc.EXIT_SETTINGS != 0
     err = capsys.readouterr().err
     assert err.startswith("record processor: invalid settings:") and "WINDOW_SECONDS='x'" in err
+
+
+# -- how the worker starts the JVM (consumer_app/worker.py reads these through Settings) ----
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_jvm_launch_defaults_are_the_checkouts_layout():
+    s = from_env(REGION)
+    assert (s.java_home, s.java_opts, s.run_dir) == ("", None, None)
+    assert s.properties_dir == ROOT / "properties"
+    assert s.jars_dir == ROOT / "build" / "jars"
+    assert s.launcher_jar == ROOT / "build" / "launcher" / "kinesis-aggs-launcher.jar"
+    assert s.cds_archive == ROOT / "build" / "launcher" / "kcl-classes.jsa"
+
+
+def test_the_jvm_launch_variables_are_read():
+    s = from_env(env(JAVA_HOME="/opt/java", JAVA_OPTS=" -Xmx1g -Dname='a b' ",
+                     KCL_PROPERTIES_DIR="/app/props", KCL_JARS_DIR="/app/jars",
+                     KCL_LAUNCHER_JAR="/app/launcher.jar",
+                     KCL_CDS_ARCHIVE="/app/classes.jsa", KCL_RUN_DIR="/tmp/run", WORKER_ID="w"))
+    assert s == Settings(region="eu-west-1", worker_id="w", java_home="/opt/java",
+                         java_opts="-Xmx1g -Dname='a b'", properties_dir=Path("/app/props"),
+                         jars_dir=Path("/app/jars"), launcher_jar=Path("/app/launcher.jar"),
+                         cds_archive=Path("/app/classes.jsa"), run_dir=Path("/tmp/run"))
+
+
+def test_blank_jvm_variables():
+    """Set but empty, JAVA_OPTS means no flags and KCL_CDS_ARCHIVE no archive; the others mean
+    the default, as for every other setting."""
+    s = from_env(env(JAVA_OPTS="", KCL_CDS_ARCHIVE=" ", KCL_RUN_DIR="", KCL_JARS_DIR="  ", JAVA_HOME=""))
+    assert (s.java_opts, s.cds_archive, s.run_dir, s.java_home) == ("", None, None, "")
+    assert s.jars_dir == Settings().jars_dir
+
+
+def test_java_opts_that_are_not_shell_words_name_the_variable():
+    msg = error_of(env(JAVA_OPTS="-Dname='unclosed"))
+    assert msg.startswith("invalid settings:") and "JAVA_OPTS=\"-Dname='unclosed\": not shell words" in msg
+
+
+def test_jvm_from_env_needs_no_region_and_reads_only_the_jvm_variables():
+    s = jvm_from_env({"KCL_JARS_DIR": "/j", "JAVA_OPTS": "", "WINDOW_SECONDS": "x", "STREAM_NAME": "s"})
+    assert (s.jars_dir, s.java_opts, s.window_seconds, s.stream_name, s.region) == (
+        Path("/j"), "", 30, "input_stream", "")
+    assert set(JVM_VARS) <= set(ENV_VARS)
+    with pytest.raises(SettingsError, match="JAVA_OPTS"):
+        jvm_from_env({"JAVA_OPTS": '"'})
+
+
+def test_jvm_from_env_reads_os_environ_by_default(monkeypatch):
+    monkeypatch.setenv("KCL_PROPERTIES_DIR", "/from/environ")
+    assert jvm_from_env().properties_dir == Path("/from/environ")
