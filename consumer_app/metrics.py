@@ -111,21 +111,19 @@ class Emitter:
         return len(docs)
 
     def _context(self, **extra: str) -> MetricsContext:
-        base = {"Stream": self.stream, **extra}
-        sets = [base]
+        ctx = stream_context(self.namespace, self.stream, **extra)
         if self.with_shard:
-            sets.append({**base, "ShardId": self.shard_id})
-        ctx = MetricsContext(namespace=self.namespace)
-        ctx.set_dimensions(sets, use_default=False)
+            base = {"Stream": self.stream, **extra}
+            ctx.set_dimensions([base, {**base, "ShardId": self.shard_id}], use_default=False)
         ctx.set_property("shard", self.shard_id)  # in the event, not a dimension
         return ctx
 
 
-def stream_context(namespace: str, stream: str) -> MetricsContext:
-    """A context with the ``Stream`` dimension set alone, as the Emitter's documents have it:
-    for metrics that are per stream, not per shard (the finalizer's, consumer_app/finality.py)."""
+def stream_context(namespace: str, stream: str, **extra: str) -> MetricsContext:
+    """The one way a metrics context is made: the namespace, and the ``Stream`` dimension (with
+    ``extra`` ones, such as ``Reason``); the processors' and the finalizer's lines alike."""
     ctx = MetricsContext(namespace=namespace)
-    ctx.set_dimensions([{"Stream": stream}], use_default=False)
+    ctx.set_dimensions([{"Stream": stream, **extra}], use_default=False)
     return ctx
 
 
