@@ -39,7 +39,7 @@ from consumer_app.metrics import WATERMARK_LAG, WINDOWS_FINALIZED, emf_lines, st
 from consumer_app.rules.sub_items import SEPARATOR, window_of
 from consumer_app.rules.watermarks import PublishedWatermark, final_through, global_watermark, waiting_for
 from consumer_app.rules.windows import iso_utc
-from consumer_app.settings import Settings, SettingsError, from_env
+from consumer_app.settings import Settings, from_env_or_exit
 from consumer_app.tables import AGGREGATES, FINAL, FINAL_AT, VENDOR_ID, WATERMARKS, WINDOW_END, WINDOW_START
 
 log = logging.getLogger("consumer_app.finality")
@@ -186,11 +186,7 @@ def main(argv: list[str] | None = None) -> int:
                                  "watermark has passed their window (docs/windows.md)")
     ap.add_argument("--once", action="store_true", help="one pass, then exit")
     args = ap.parse_args(argv)
-    try:
-        settings = from_env()
-    except SettingsError as exc:
-        sys.stderr.write(f"finalize: {exc}\n")
-        return 2
+    settings = from_env_or_exit("finalize")
     logs.configure(settings.log_level, role="finalizer")
     # docker stop / ECS: end at once with 0; a pass cut short is finished by the next one
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

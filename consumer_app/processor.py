@@ -42,11 +42,10 @@ from consumer_app.rules.batching import Pending
 from consumer_app.rules.validation import Unclean, validate
 from consumer_app.rules.watermarks import ShardWatermark
 from consumer_app.rules.windows import iso_utc
-from consumer_app.settings import Settings, SettingsError, from_env
+from consumer_app.settings import Settings, from_env_or_exit
 
 log = logging.getLogger("consumer_app.processor")
 
-EXIT_SETTINGS = 2
 EXIT_WRITE_FAILED = 3
 EXIT_CHECKPOINT_FAILED = 4
 EXIT_UNEXPECTED = 5
@@ -359,11 +358,7 @@ def main() -> None:
     # SIGTERM sent to the whole process group must not kill a child mid-batch.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    try:
-        settings = from_env()
-    except SettingsError as exc:
-        sys.stderr.write(f"record processor: {exc}\n")
-        sys.exit(EXIT_SETTINGS)
+    settings = from_env_or_exit("record processor")
     logs.configure(settings.log_level, worker=settings.worker_id)
     kcl.KCLProcess(TripRecordProcessor(settings)).run()
 

@@ -12,6 +12,7 @@ import re
 import secrets
 import shlex
 import socket
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -236,6 +237,20 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
     return s
 
 
+#: the exit status of a command whose settings are invalid
+EXIT_SETTINGS = 2
+
+
+def from_env_or_exit(command: str) -> Settings:
+    """The settings, or exit with :data:`EXIT_SETTINGS` after saying on stderr, under the
+    command's name, every problem found: one way for every command to refuse bad settings."""
+    try:
+        return from_env()
+    except SettingsError as exc:
+        sys.stderr.write(f"{command}: {exc}\n")
+        raise SystemExit(EXIT_SETTINGS) from None
+
+
 def jvm_from_env(env: Mapping[str, str] | None = None) -> Settings:
     """The JVM launch settings (:data:`JVM_VARS`) alone, every other field at its default.
 
@@ -264,25 +279,17 @@ def _read(env: Mapping[str, str], names: Mapping[str, str], problems: list[str])
                 values[name] = _BLANK[name]
             continue
         raw = raw.strip()
-        if name in _INT_RANGES:
-            lo, hi = _INT_RANGES[name]
+        if name in _INT_RANGES or name in _FLOAT_RANGES:
+            number, what, (lo, hi) = ((int, "an integer", _INT_RANGES[name]) if name in _INT_RANGES
+                                      else (float, "a number", _FLOAT_RANGES[name]))
             try:
-                val: Any = int(raw)
+                val: Any = number(raw)
             except ValueError:
-                problems.append(f"{var}={raw!r}: not an integer")
+                problems.append(f"{var}={raw!r}: not {what}")
                 continue
             if not lo <= val <= hi:
-                problems.append(f"{var}={raw!r}: must be between {lo} and {hi}")
-                continue
-        elif name in _FLOAT_RANGES:
-            lo_f, hi_f = _FLOAT_RANGES[name]
-            try:
-                val = float(raw)
-            except ValueError:
-                problems.append(f"{var}={raw!r}: not a number")
-                continue
-            if not lo_f <= val <= hi_f:
-                problems.append(f"{var}={raw!r}: must be between {lo_f:g} and {hi_f:g}")
+                show = str if number is int else "{:g}".format
+                problems.append(f"{var}={raw!r}: must be between {show(lo)} and {show(hi)}")
                 continue
         elif name in _PATHS:
             val = Path(raw)

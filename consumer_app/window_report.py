@@ -18,7 +18,7 @@ from typing import Any
 
 from consumer_app.dynamo.clients import control_client
 from consumer_app.rules.windows import iso_utc, parse_iso_utc, parse_iso_utc_fraction
-from consumer_app.settings import SettingsError, from_env
+from consumer_app.settings import from_env_or_exit
 from consumer_app.tables import VENDOR_ID, WINDOW_START, decode_aggregate
 
 
@@ -116,11 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--final-only", action="store_true", help="only windows marked final")
     ap.add_argument("--json", action="store_true", help="one JSON document on stdout")
     args = ap.parse_args(argv)
-    try:
-        settings = from_env()
-    except SettingsError as exc:
-        sys.stderr.write(f"windows: {exc}\n")
-        return 2
+    settings = from_env_or_exit("windows")
     from consumer_app.dynamo.watermarks import WatermarkStore
     from consumer_app.finality import read_progress
 

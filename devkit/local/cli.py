@@ -87,14 +87,10 @@ def init(args: argparse.Namespace) -> int:
     import boto3
     from botocore.config import Config
 
-    from consumer_app.settings import SettingsError, from_env
+    from consumer_app.settings import from_env_or_exit
     from devkit.local.resources import ensure_all
 
-    try:
-        s = from_env()
-    except SettingsError as exc:
-        sys.stderr.write(f"local init: {exc}\n")
-        return 2
+    s = from_env_or_exit("local init")
     cfg = Config(region_name=s.region, retries={"mode": "standard", "max_attempts": 5})
     kinesis = boto3.client("kinesis", endpoint_url=s.kinesis_endpoint, config=cfg)
     dynamodb = boto3.client("dynamodb", endpoint_url=s.dynamodb_endpoint, config=cfg)
@@ -126,16 +122,12 @@ def check(args: argparse.Namespace) -> int:
     import boto3
     from botocore.config import Config
 
-    from consumer_app.settings import SettingsError, from_env
+    from consumer_app.settings import from_env_or_exit
     from devkit.local import inspect
     from devkit.reconcile import Observed, reconcile
     from producer.summary import Summary
 
-    try:
-        s = from_env()
-    except SettingsError as exc:
-        sys.stderr.write(f"local check: {exc}\n")
-        return 2
+    s = from_env_or_exit("local check")
     total = Summary()
     for source in args.summary or ["-"]:
         try:

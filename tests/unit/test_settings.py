@@ -9,7 +9,15 @@ from pathlib import Path
 import pytest
 
 from consumer_app.rules.retry import RetryPolicy
-from consumer_app.settings import ENV_VARS, JVM_VARS, Settings, SettingsError, from_env, jvm_from_env
+from consumer_app.settings import (
+    ENV_VARS,
+    EXIT_SETTINGS,
+    JVM_VARS,
+    Settings,
+    SettingsError,
+    from_env,
+    jvm_from_env,
+)
 
 REGION = {"AWS_REGION": "eu-west-1"}
 
@@ -233,7 +241,7 @@ def test_a_record_processor_with_bad_settings_exits_with_the_reason(monkeypatch,
     monkeypatch.setenv("WINDOW_SECONDS", "x")
     with pytest.raises(SystemExit) as stopped:
         proc.main()
-    assert stopped.value.code == proc.EXIT_SETTINGS != 0
+    assert stopped.value.code == EXIT_SETTINGS != 0
     err = capsys.readouterr().err
     assert err.startswith("record processor: invalid settings:") and "WINDOW_SECONDS='x'" in err
 
