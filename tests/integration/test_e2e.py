@@ -15,7 +15,7 @@ from consumer_app.window_report import wait_final
 from devkit.local import inspect, stack
 from devkit.local.workers import Supervisor, Worker, finalizer, worker_env
 from devkit.reconcile import Observed, reconcile
-from producer.produce import Plan
+from producer.produce import Plan, produce
 from producer.summary import Summary
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
@@ -37,17 +37,17 @@ def test_two_workers_count_every_record_exactly_once(local_stack: stack.Stack, t
     workers = [Worker(f"w{i}", env, tmp_path, restart=False) for i in (1, 2)]
     summary = Summary()
     errors: list[BaseException] = []
-    args = Plan(st.stream, count=RECORDS, unclean_ratio=0.05, seed=7)
+    plan = Plan(st.stream, count=RECORDS, unclean_ratio=0.05, seed=7)
     kinesis = st.client("kinesis")
 
-    def produce() -> None:
+    def send() -> None:
         try:
-            produce(args, summary, kinesis)
+            produce(plan, summary, kinesis)
         except BaseException as exc:
             errors.append(exc)
 
     with Supervisor([*workers, finalizer(env, tmp_path)]) as sup:
-        producer = threading.Thread(target=produce)
+        producer = threading.Thread(target=send)
         producer.start()
         deadline = time.monotonic() + 300
         while producer.is_alive() and time.monotonic() < deadline:

@@ -36,8 +36,8 @@ def local_stack(tmp_path: Path) -> Iterator[stack.Stack]:
 
 
 def _produce(st: stack.Stack, summary: Summary, count: int, seed: int) -> None:
-    args = Plan(st.stream, count=count, unclean_ratio=0.05, seed=seed)
-    produce(args, summary, st.client("kinesis"))
+    plan = Plan(st.stream, count=count, unclean_ratio=0.05, seed=seed)
+    produce(plan, summary, st.client("kinesis"))
 
 
 def test_fan_out_worker_counts_every_record_exactly_once(local_stack: stack.Stack, tmp_path: Path) -> None:
