@@ -41,3 +41,35 @@ def test_every_doc_page_is_linked_and_every_link_resolves() -> None:
 
 def test_ci_runs_the_readme_test_command() -> None:
     assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def configuration_rows() -> list[tuple[list[str], list[str]]]:
+    """(variables, default literals) of each row of the configuration table."""
+    table = CONFIGURATION.split("# Configuration", 1)[1].split("\n## ", 1)[0]
+    rows = []
+    for line in table.splitlines():
+        cells = line.split(" | ")
+        if line.startswith("| `") and len(cells) >= 3:
+            plain = cells[1].startswith("`")  # "unset (`x` in the image)" is no default
+            rows.append((re.findall(r"`([A-Z][A-Z0-9_]+)`", cells[0]),
+                         re.findall(r"`([^`]*)`", cells[1]) if plain else []))
+    return rows
+
+
+def test_every_documented_variable_is_read_and_its_documented_default_is_the_default() -> None:
+    """The other way round: a row names only variables the settings read, and where it gives
+    one plain default per variable, setting that value changes nothing."""
+    from consumer_app.settings import JVM_VARS, from_env
+
+    aws = {"AWS_REGION", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_KINESIS", "AWS_ENDPOINT_URL_DYNAMODB"}
+    base = {"AWS_REGION": "eu-west-1", "WORKER_ID": "w"}
+    checked = 0
+    for variables, defaults in configuration_rows():
+        assert variables and set(variables) <= set(ENV_VARS) | aws, variables
+        if len(variables) != len(defaults) or set(variables) & (set(JVM_VARS) | aws | {"WORKER_ID"}):
+            continue
+        for var, default in zip(variables, defaults, strict=True):
+            if "<" not in default:
+                assert from_env({**base, var: default}) == from_env(base), (var, default)
+                checked += 1
+    assert checked >= 20, checked
