@@ -46,9 +46,10 @@ def _processing(worker: Any) -> set[str]:
 
 
 def _victim(run: Run, settle_s: float = 30) -> tuple[Any, set[str]]:
-    """A worker holding leases; preferably not the leader (a killed leader's lock takes
-    about 2 minutes to expire, docs/handoffs.md), and not in the middle of a lease handoff: KCL 3
-    moves leases for a while after start, and a lease just assigned has no processor yet.
+    """A worker holding leases; preferably not the leader (a killed leader's lock must
+    expire first: 10 s with the local profile, docs/handoffs.md), and not in the middle of a
+    lease handoff: KCL 3 moves leases for a while after start, and a lease just assigned has
+    no processor yet.
     Waits up to ``settle_s`` for every lease of the victim to have a running processor."""
     deadline = time.monotonic() + settle_s
     while True:
