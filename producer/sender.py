@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from producer.summary import Summary
@@ -69,7 +69,9 @@ class Sender:
                     StreamName=self.stream,
                     Records=[{"Data": r.data, "PartitionKey": r.partition_key} for r in pending],
                 )
-            except (ClientError, BotoConnectionError) as exc:
+            except (ClientError, BotoConnectionError, HTTPClientError) as exc:
+                # HTTPClientError: the connection closed or timed out mid-call (the stream
+                # restarting, say); the batch may have been written, and is sent again
                 code = exc.response["Error"]["Code"] if isinstance(exc, ClientError) else "connection"
                 if code not in _RETRYABLE_CALL and code != "connection":
                     raise SendFailed(f"PutRecords to {self.stream}: {code}: {exc}") from None

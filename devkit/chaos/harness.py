@@ -17,6 +17,7 @@ from consumer_app.tables import decode_aggregate
 from consumer_app.window_report import rows
 from devkit.local import inspect, stack
 from devkit.local.fault_proxy import FaultProxy
+from devkit.local.tcp_proxy import TcpProxy
 from devkit.local.workers import Supervisor, Worker, finalizer, worker_env
 from devkit.reconcile import Observed, reconcile
 from producer.produce import Plan, produce
@@ -125,6 +126,7 @@ class Run:
         self.producer_errors: list[str] = []
         self._producers: list[threading.Thread] = []
         self.proxy: FaultProxy | None = None
+        self.kinesis_proxy: TcpProxy | None = None  # with persistence: cut before a restart
         self.sup: Supervisor | None = None
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -132,6 +134,9 @@ class Run:
         self.stack.start(persist=self.persist)
         self.proxy = FaultProxy(self.stack.dynamodb_port).start()
         base = {**self.stack.env(), "AWS_ENDPOINT_URL_DYNAMODB": self.proxy.url}
+        if self.persist:
+            self.kinesis_proxy = TcpProxy(self.stack.kinesis_port).start()
+            base["AWS_ENDPOINT_URL_KINESIS"] = self.kinesis_proxy.url
         self.env = worker_env(base, self.app, **self.env_extra)
         self.workers = [self._worker(i + 1) for i in range(self.initial_workers)]
         self.sup = Supervisor(self.workers).__enter__()
@@ -145,6 +150,8 @@ class Run:
             self.sup.__exit__(*exc)
         if self.proxy is not None:
             self.proxy.stop()
+        if self.kinesis_proxy is not None:
+            self.kinesis_proxy.stop()
         self.stack.stop()
 
     def _worker(self, n: int) -> Worker:
@@ -162,7 +169,7 @@ class Run:
                 background: bool = True) -> threading.Thread | None:
         plan = Plan(self.stack.stream, count=count, rate=rate or None, unclean_ratio=unclean_ratio,
                     seed=seed)
-        kinesis = self.stack.client("kinesis")
+        kinesis = self.stack.client("kinesis", self.env["AWS_ENDPOINT_URL_KINESIS"])
 
         def go() -> None:
             try:
@@ -194,6 +201,21 @@ class Run:
     def wait_producers(self, timeout_s: float = 900) -> None:
         for t in self._producers:
             t.join(timeout_s)
+
+    def restart_kinesis(self) -> dict[str, Any]:
+        """Take kinesis-local down and up again under the workers and the producer.
+
+        Their connections are cut first, as an outage would: kinesis-local writes its
+        snapshot only once its HTTP/2 clients are gone (docs/chaos.md#restarting-kinesis-local-under-load),
+        so stopping it under connected workers killed it with acknowledged records unsaved.
+        """
+        assert self.kinesis_proxy is not None, "restart_kinesis needs a Run with persist=True"
+        start = time.monotonic()
+        cut = self.kinesis_proxy.cut()
+        graceful = self.stack.restart_kinesis(Path(self.stack.log_dir) / "kinesis-local-restarted.log")
+        self.kinesis_proxy.restore()
+        return {"restart_s": round(time.monotonic() - start, 1), "connections_cut": cut,
+                "stopped_on_sigterm": graceful}
 
     # -- observing ----------------------------------------------------------------------
     def leases(self) -> dict[str, dict[str, str]]:

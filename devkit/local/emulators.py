@@ -87,7 +87,8 @@ def start_kinesis(port: int, log_path: Path, persist_dir: Path | None = None) ->
     )
     if persist_dir is not None:
         persist_dir.mkdir(parents=True, exist_ok=True)
-        env.update(SHOULD_PERSIST_DATA="true", PERSIST_PATH=str(persist_dir))
+        # absolute: kinesis-local resolves a relative path against its own directory
+        env.update(SHOULD_PERSIST_DATA="true", PERSIST_PATH=str(persist_dir.resolve()))
     return _spawn("kinesis-local", ["node", str(main_js)], port, log_path, env, KINESIS_LOCAL_DIR)
 
 
@@ -124,13 +125,14 @@ def wait_ready(proc: Process, timeout_s: float = 60.0) -> None:
     raise EmulatorError(f"{proc.name} did not answer on port {proc.port} within {timeout_s:.0f}s")
 
 
-def stop(pid: int, timeout_s: float = 10.0, port: int | None = None) -> None:
+def stop(pid: int, timeout_s: float = 10.0, port: int | None = None) -> bool:
     """Stop a server we started (its whole process group): SIGTERM, then SIGKILL.
 
     kinesis-local may ignore SIGTERM after heavy use (docs/design.md#kinesis-local), hence the firm second
     step; give a persistent one ``KINESIS_PERSIST_STOP_S`` so that it can write its snapshot.
     With ``port``, also wait until the port is released (it outlives the process briefly),
-    so that a restart on the same port does not find it in use.
+    so that a restart on the same port does not find it in use.  Returns whether it ended
+    on SIGTERM (a killed kinesis-local wrote no snapshot).
     """
     for sig in (signal.SIGTERM, signal.SIGKILL):
         with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -139,8 +141,9 @@ def stop(pid: int, timeout_s: float = 10.0, port: int | None = None) -> None:
         while time.monotonic() < deadline:
             if not alive(pid):
                 _wait_port_closed(port)
-                return
+                return sig == signal.SIGTERM
             time.sleep(0.1)
+    return False
 
 
 def _wait_port_closed(port: int | None, timeout_s: float = 5.0) -> None:

@@ -69,8 +69,9 @@ class Stack:
             "REJECTS_TABLE": self.rejects_table,
         }
 
-    def client(self, service: str) -> Any:
-        url = self.kinesis_url if service == "kinesis" else self.dynamodb_url
+    def client(self, service: str, url: str | None = None) -> Any:
+        """A boto3 client of this stack (``url``: reach it another way, a proxy say)."""
+        url = url or (self.kinesis_url if service == "kinesis" else self.dynamodb_url)
         return boto3.client(service, endpoint_url=url, region_name=REGION,
                             aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY,
                             config=Config(retries={"mode": "standard", "max_attempts": 5}))
@@ -104,21 +105,27 @@ class Stack:
         emulators.wait_ready(proc)
         return proc
 
-    def _stop_kinesis(self) -> None:
+    def _stop_kinesis(self) -> bool:
+        """Stop kinesis-local; False if it had to be killed (with persistence: no snapshot)."""
+        graceful = True
         if self.kinesis_pid:
             # in memory only, there is nothing to save: don't wait for its connection drain
-            emulators.stop(self.kinesis_pid,
-                           emulators.KINESIS_PERSIST_STOP_S if self.persist else 1.0,
-                           port=self.kinesis_port)
+            graceful = emulators.stop(self.kinesis_pid,
+                                      emulators.KINESIS_PERSIST_STOP_S if self.persist else 1.0,
+                                      port=self.kinesis_port)
         self.kinesis_pid = None
+        return graceful
 
-    def restart_kinesis(self, log: Path) -> emulators.Process:
+    def restart_kinesis(self, log: Path) -> bool:
         """Stop kinesis-local as ``docker stop`` would and start it again on the same port.
 
         With persistence it reloads the stream from its snapshot; without, the stream is gone.
+        Returns whether it stopped on SIGTERM (False: it was killed, so a persistent one lost
+        what it acknowledged since its last periodic snapshot).
         """
-        self._stop_kinesis()
-        return self._start_kinesis(log)
+        graceful = self._stop_kinesis()
+        self._start_kinesis(log)
+        return graceful
 
     def stop(self) -> None:
         self._stop_kinesis()

@@ -229,3 +229,44 @@ def test_absorbed_summaries_equal_one_run_over_both():
     a.absorb(Summary.from_json(b.to_json()))
     assert a.to_json() == both.to_json()
     assert a.to_json()["shards"]["shardId-000000000003"]["records"] == 7
+
+
+class _FlakyKinesis:
+    """put_records that fails as ``errors`` say, one per call, then accepts everything."""
+
+    def __init__(self, errors: list[Exception]) -> None:
+        self.errors = errors
+        self.calls = 0
+
+    def put_records(self, StreamName: str, Records: list[dict]) -> dict:
+        self.calls += 1
+        if self.errors:
+            raise self.errors.pop(0)
+        return {"FailedRecordCount": 0, "Records": [
+            {"ShardId": "shardId-000000000000", "SequenceNumber": str(i)} for i in range(len(Records))]}
+
+
+def test_a_connection_closed_or_timed_out_mid_call_is_retried_not_fatal():
+    from botocore.exceptions import ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
+
+    from producer.sender import Sender
+
+    client = _FlakyKinesis([ConnectionClosedError(endpoint_url="http://k"),
+                            ReadTimeoutError(endpoint_url="http://k"),
+                            EndpointConnectionError(endpoint_url="http://k")])
+    summary = Summary()
+    Sender(client, "s", summary, sleep=lambda s: None).send([Generator(1, 0.0).next() for _ in range(3)])
+    assert (client.calls, summary.sent, summary.throttled_calls) == (4, 3, 3)
+
+
+def test_a_refused_call_is_not_retried():
+    from botocore.exceptions import ClientError
+
+    from producer.sender import Sender, SendFailed
+
+    denied = ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "PutRecords")
+    client = _FlakyKinesis([denied])
+    records = [Generator(1, 0.0).next() for _ in range(3)]
+    with pytest.raises(SendFailed, match="AccessDeniedException"):
+        Sender(client, "s", Summary(), sleep=lambda s: None).send(records)
+    assert client.calls == 1
