@@ -26,6 +26,8 @@ class ShardCounters:
     watermark_races_lost: int = 0  # publishes that found a higher watermark already written
     late_records: int = 0  # records that arrived before the shard's published watermark
     refused_final: int = 0  # records refused because their window was already final
+    blocked_tries: int = 0  # failed tries of a payload after a whole retry budget
+    blocked_seconds: float | None = None  # since the shard's first such try (None: not blocked)
     millis_behind_latest: int | None = None
 
     def snapshot(self) -> dict[str, Any]:

@@ -1,11 +1,15 @@
 """Container health: the daemon is alive and every shard it processes made progress lately.
 
 Each record processor keeps a heartbeat file ``<HEARTBEAT_DIR>/<shardId>.beat`` holding
-its pid; it rewrites it per batch, per idle poll (the daemon calls the processor on empty
-polls too) and per write attempt, and removes it when the lease ends.  The launcher
+its pid (and, on a second line, why its shard is blocked, if it is); it rewrites it per
+batch, per idle poll (the daemon calls the processor on empty polls too) and per write
+attempt, and removes it when the lease ends.  The launcher
 writes ``daemon.pid`` (the pid the JVM keeps after the exec).  Healthy means: the daemon
 process runs, and no live processor's heartbeat is older than HEALTH_MAX_AGE_SECONDS.  A
 worker holding no lease (more workers than shards) is healthy: it is waiting, not stuck.
+A blocked shard (its writes fail; docs/guarantees.md#a-shard-that-cannot-write) is healthy
+too, and named in the report: replacing the task would stop its other shards and not
+unblock this one.
 """
 
 from __future__ import annotations
@@ -22,17 +26,23 @@ from consumer_app.procs import alive
 DAEMON_PID = "daemon.pid"
 
 
-def beat(directory: Path, shard_id: str) -> None:
+def beat(directory: Path, shard_id: str, blocked: str | None = None) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     tmp = directory / f".{shard_id}.{os.getpid()}"
-    tmp.write_text(str(os.getpid()))
+    tmp.write_text(f"{os.getpid()}\n{' '.join(blocked.split())}" if blocked else str(os.getpid()))
     tmp.replace(directory / f"{shard_id}.beat")  # atomic: the check never reads half a file
+
+
+def read_beat(path: Path) -> tuple[int, str | None]:
+    """A heartbeat file's pid and blocked reason (None: not blocked)."""
+    pid, _, blocked = path.read_text().partition("\n")
+    return int(pid), blocked or None
 
 
 def stop_beating(directory: Path, shard_id: str) -> None:
     path = directory / f"{shard_id}.beat"
     with contextlib.suppress(OSError, ValueError):
-        if int(path.read_text()) == os.getpid():
+        if read_beat(path)[0] == os.getpid():
             path.unlink()
 
 
@@ -48,6 +58,7 @@ class Beat:
     shard: str
     pid_alive: bool
     age_s: float
+    blocked: str | None = None
 
 
 def decide(daemon_alive: bool, beats: list[Beat], max_age_s: float) -> tuple[bool, str]:
@@ -62,8 +73,13 @@ def decide(daemon_alive: bool, beats: list[Beat], max_age_s: float) -> tuple[boo
                        f"{worst.age_s:.0f}s (limit {max_age_s:.0f}s)")
     if not live:
         return True, "healthy: daemon running, no shard leased yet"
-    return True, f"healthy: {len(live)} shard(s) processing, newest heartbeat " \
-                 f"{min(b.age_s for b in live):.0f}s ago"
+    newest = min(b.age_s for b in live)
+    reason = f"healthy: {len(live)} shard(s) processing, newest heartbeat {newest:.0f}s ago"
+    blocked = sorted((b for b in live if b.blocked), key=lambda b: b.shard)
+    if blocked:
+        reason += f"; {len(blocked)} blocked, retrying the same records: " + "; ".join(
+            f"{b.shard} ({b.blocked})" for b in blocked)
+    return True, reason
 
 
 def check(directory: Path, max_age_s: float, now: float | None = None) -> tuple[bool, str]:
@@ -75,7 +91,8 @@ def check(directory: Path, max_age_s: float, now: float | None = None) -> tuple[
     beats = []
     for path in directory.glob("*.beat"):
         with contextlib.suppress(OSError, ValueError):
-            beats.append(Beat(path.stem, alive(int(path.read_text())), now - path.stat().st_mtime))
+            pid, blocked = read_beat(path)
+            beats.append(Beat(path.stem, alive(pid), now - path.stat().st_mtime, blocked))
     return decide(alive(daemon_pid), beats, max_age_s)
 
 

@@ -43,10 +43,13 @@ COUNTS: dict[str, str] = {
     "watermark_races_lost": "WatermarkRacesLost",
     "late_records": "LateRecords",
     "refused_final": "RefusedForFinalWindow",
+    "blocked_tries": "BlockedShardTries",
 }
 REJECTED = "RejectedRecords"
 BEHIND = "MillisBehindLatest"
 BATCH_TIME = "BatchProcessingTime"
+#: how long a blocked shard has waited for its payload to be durable (a gauge; the alarm's)
+BLOCKED = "ShardBlockedSeconds"
 #: the finalizer's metrics (consumer_app/finality.py), same namespace and Stream dimension
 WINDOWS_FINALIZED = "WindowsFinalized"
 WATERMARK_LAG = "GlobalWatermarkLag"
@@ -85,6 +88,8 @@ class Emitter:
                 main.put_metric(name, delta, "Count")
         if self._behind_max is not None:
             main.put_metric(BEHIND, self._behind_max, "Milliseconds")
+        if counters.blocked_seconds is not None:
+            main.put_metric(BLOCKED, round(counters.blocked_seconds, 1), "Seconds")
         for value in self._batch_ms:  # the serializer splits more than 100 values over documents
             main.put_metric(BATCH_TIME, round(value, 3), "Milliseconds")
         if main.metrics:

@@ -6,16 +6,29 @@ batching window, rules/batching.py): write the aggregates (fenced, exactly once)
 rejects, and only when every write is durable, checkpoint at the last position written.
 After a checkpoint (at most once per flush interval, and on idle polls) the shard's
 watermark is published, for final windows (rules/watermarks.py, docs/windows.md).
-amazon_kclpy swallows exceptions from ``process_records`` and moves on (the batch would
-be lost), so a write that cannot be made durable ends this process instead: no checkpoint,
-non-zero exit, the daemon exits, the supervisor restarts it, and the shard resumes from
-its last checkpoint.
+
+A flush that is not durable after a whole retry budget (or that failed with an error no
+retry can fix, a 400 KB item say) **blocks this shard alone**: the processor keeps its
+lease and its checkpoint and tries the same payload again with capped backoff until it is
+durable, as the Lambda consumer retries a batch, while the daemon's other record
+processors (one process per shard) go on.  It says so per try (an ERROR line, the
+``ShardBlockedSeconds`` metric, its heartbeat file for the health report), stops trying if
+its lease moved to another worker, and exits if the daemon is gone.
+
+Every callback's failure path is explicit (:func:`_callback`): amazon_kclpy would log an
+escaping exception and answer the daemon as if the callback had succeeded (a batch lost,
+or a shard end never checkpointed).  What is left to end the process is what no retry
+fixes: a checkpoint KCL refuses for good, a bug.  It ends without a checkpoint; KCL then
+exits the daemon, the supervisor restarts the worker, and every shard resumes from its
+last checkpoint (docs/guarantees.md#what-blocks-what).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
+import random
 import signal
 import sys
 import time
@@ -34,11 +47,13 @@ from consumer_app.dynamo.aggregates import AggregateWriter
 from consumer_app.dynamo.attempts import AttemptRunner
 from consumer_app.dynamo.clients import dynamodb_client
 from consumer_app.dynamo.errors import WriteFailed
+from consumer_app.dynamo.lease_table import lease_owner
 from consumer_app.dynamo.rejects import Reject, RejectWriter
 from consumer_app.dynamo.watermarks import WatermarkStore
 from consumer_app.metrics import Emitter
 from consumer_app.rules.aggregation import CleanRecord, Contribution, Position, aggregate
 from consumer_app.rules.batching import Pending
+from consumer_app.rules.retry import CHECKPOINT_TRANSIENT, blocked_delay
 from consumer_app.rules.validation import Unclean, validate
 from consumer_app.rules.watermarks import ShardWatermark
 from consumer_app.rules.windows import iso_utc
@@ -46,11 +61,10 @@ from consumer_app.settings import Settings, from_env_or_exit
 
 log = logging.getLogger("consumer_app.processor")
 
-EXIT_WRITE_FAILED = 3
 EXIT_CHECKPOINT_FAILED = 4
 EXIT_UNEXPECTED = 5
+EXIT_DAEMON_GONE = 6
 
-CHECKPOINT_ATTEMPTS = 10
 #: a watermark is published at most this often (and at most once per flush interval)
 WATERMARK_MIN_INTERVAL_S = 1.0
 #: the reason of a record refused because its window was already final (dead-lettered)
@@ -63,6 +77,32 @@ class ShardStop(Exception):
     def __init__(self, code: int, message: str) -> None:
         super().__init__(message)
         self.code = code
+
+
+class CheckpointDeferred(Exception):
+    """A checkpoint failed in a way that passes (KCL's lease table throttled or unreachable)."""
+
+
+class LeaseMoved(Exception):
+    """While this shard was blocked, its lease went to another worker, which resumes it."""
+
+
+def _callback(method: Callable[..., None]) -> Callable[..., None]:
+    """A KCL callback whose every failure is explicit: the process ends (no checkpoint, the
+    shard resumes from its last one after the restart) instead of amazon_kclpy logging the
+    exception and carrying on as if the callback had done its work."""
+
+    @functools.wraps(method)
+    def guarded(self: TripRecordProcessor, *args: Any) -> None:
+        try:
+            method(self, *args)
+        except ShardStop as stop:
+            self._die(stop)
+        except Exception as exc:
+            self._die(ShardStop(EXIT_UNEXPECTED, f"{method.__name__}: unexpected "
+                                                 f"{type(exc).__name__}: {exc}"))
+
+    return guarded
 
 
 def split_batch(records: Iterable[Any]) -> tuple[list[CleanRecord], list[Reject], Position | None]:
@@ -99,11 +139,18 @@ _new = tuple.__new__
 class TripRecordProcessor(processor.RecordProcessorBase):
     def __init__(self, settings: Settings, client: Any | None = None,
                  clock: Callable[[], float] = time.monotonic,
-                 wall: Callable[[], float] = time.time) -> None:
+                 wall: Callable[[], float] = time.time,
+                 sleep: Callable[[float], None] = time.sleep,
+                 lease_owner: Callable[[str], str | None] | None = None) -> None:
         self.settings = settings
         self.client = client
         self.clock = clock
         self.wall = wall  # arrival times are wall-clock epoch times
+        self.sleep = sleep
+        # who holds this shard's lease now (None: unknown), asked while the shard is blocked
+        self.lease_owner = lease_owner
+        self.daemon_pid = os.getppid()
+        self.blocked_since: float | None = None
         self.counters = ShardCounters()
         self.reporter = Reporter(settings.stats_interval_seconds, clock())
         self.shard_id = "?"
@@ -120,6 +167,7 @@ class TripRecordProcessor(processor.RecordProcessorBase):
         self.watermark_published_at: float | None = None
 
     # -- KCL callbacks -----------------------------------------------------------
+    @_callback
     def initialize(self, initialize_input: Any) -> None:
         self.shard_id = initialize_input.shard_id
         logs.configure(self.settings.log_level, shard=self.shard_id,
@@ -135,6 +183,8 @@ class TripRecordProcessor(processor.RecordProcessorBase):
                                     self.settings.reject_ttl_days,
                                     self.settings.reject_payload_max_bytes)
         self.watermarks = WatermarkStore(client, self.settings.watermarks_table)
+        if self.lease_owner is None:
+            self.lease_owner = functools.partial(lease_owner, client, self.settings.application_name)
         self._read_watermark()
         if self.settings.metrics == "emf":
             self.metrics = Emitter(self.settings.application_name, self.settings.stream_name, self.shard_id,
@@ -143,29 +193,29 @@ class TripRecordProcessor(processor.RecordProcessorBase):
                    from_sequence=initialize_input.sequence_number)
         self._heartbeat()
 
+    @_callback
     def process_records(self, process_records_input: Any) -> None:
+        if self.lost:  # the lease moved while this shard was blocked: the new owner has it
+            return
         records = process_records_input.records
         behind = process_records_input.millis_behind_latest
         self.counters.millis_behind_latest = behind
         started = time.perf_counter()
+        max_arrival = self._process(records) if records else None
+        self.watermark.delivered(int(self.wall() * 1000), max_arrival, behind)
         try:
-            max_arrival = self._process(records) if records else None
-            self.watermark.delivered(int(self.wall() * 1000), max_arrival, behind)
             # an idle poll too: a pending window is written once its interval is over
             if self.pending.due(self.clock(), self.flush_interval_s):
                 self._flush(process_records_input.checkpointer)
             self._publish_watermark(force=False)
-        except ShardStop as stop:
-            self._die(stop)
-        except Exception as exc:
-            # amazon_kclpy would log this and move on to the next batch: this one would be
-            # lost.  Stopping without a checkpoint gets it delivered again after the restart.
-            self._die(ShardStop(EXIT_UNEXPECTED, f"unexpected {type(exc).__name__}: {exc}"))
+        except LeaseMoved:
+            return
         if self.metrics is not None:
             self.metrics.observe_delivery(behind, (time.perf_counter() - started) * 1000 if records else None)
         self._heartbeat()  # also on an idle poll and while a window waits: visibly alive
         self._report(force=False)
 
+    @_callback
     def lease_lost(self, lease_lost_input: Any) -> None:
         # Nothing more is written: the next owner reads the pending batches again from the
         # checkpoint, and the fence counts them once.
@@ -176,30 +226,37 @@ class TripRecordProcessor(processor.RecordProcessorBase):
                    event="lease_lost", **self._stats())
         self._emit_metrics(final=True)
 
+    @_callback
     def shard_ended(self, shard_ended_input: Any) -> None:
         # The shard is closed and fully read: write what is pending, then checkpoint
-        # SHARD_END so that its children can start.
-        # The ended flag goes first: it claims only that every record is durable (true
-        # now), and if it cannot be written the shard restarts from its checkpoint and
-        # comes here again, instead of holding finality back for ever.
+        # SHARD_END so that its children can start.  Each step waits until it is durable
+        # (the shard blocks, alone); a failure no retry fixes ends the process before the
+        # SHARD_END checkpoint, so the shard is read again from its last checkpoint and
+        # comes here again: its children never start over a parent whose records are lost.
+        # The ended flag goes before the checkpoint: it claims only that every record is
+        # durable (true now), so a finalizer may count on it.
         try:
             self._write_pending()
-            self._publish_watermark(force=True, ended=True)
+            self._until_done("ended watermark",
+                             lambda: self._publish_watermark(force=True, ended=True))
             self._checkpoint(shard_ended_input.checkpointer, None)
-        except ShardStop as stop:
-            self._die(stop)
+        except LeaseMoved:
+            return
         self._end_heartbeat()
         logs.event(log, logging.INFO, "shard ended and checkpointed", event="shard_ended",
                    **self._stats())
         self._emit_metrics(final=True)
 
+    @_callback
     def shutdown_requested(self, shutdown_requested_input: Any) -> None:
         # Batches are processed synchronously: what is not durable yet is the pending window.
+        if self.lost:
+            return
         try:
             self._flush(shutdown_requested_input.checkpointer)
             self._publish_watermark(force=True)
-        except ShardStop as stop:
-            self._die(stop)
+        except LeaseMoved:
+            return
         self._end_heartbeat()
         logs.event(log, logging.INFO, "shutdown requested: checkpointed",
                    event="shutdown_requested", checkpoint=str(self.checkpointed), **self._stats())
@@ -229,14 +286,18 @@ class TripRecordProcessor(processor.RecordProcessorBase):
             self._checkpoint(checkpointer, self.last_durable)
 
     def _write_pending(self) -> None:
-        """Write the pending window (rejects, then aggregates); it is durable afterwards."""
+        """Write the pending window (rejects, then aggregates) until it is durable.
+
+        Trying the whole window again is safe: rejects are keyed by their position and the
+        aggregates are fenced, so what an earlier try applied is not applied twice."""
         contributions, rejects, last = self.pending.take()
-        try:
+
+        def write() -> None:
             self.rejects.write(rejects)
             outcome = self.aggregates.write(contributions)
             self._dead_letter_refused(outcome.refused)
-        except WriteFailed as exc:
-            raise ShardStop(EXIT_WRITE_FAILED, str(exc)) from exc
+
+        self._until_done("flush", write)
         self.vendors.update(c.key.vendor_id for c in contributions)
         if last is not None:
             self.last_durable = last
@@ -286,24 +347,29 @@ class TripRecordProcessor(processor.RecordProcessorBase):
             held = self.watermarks.publish(self.runner, self.shard_id, value, self.vendors,
                                            str(self.last_durable or "-"), ended=ended)
         except WriteFailed as exc:
-            raise ShardStop(EXIT_WRITE_FAILED, str(exc)) from exc
+            if ended:  # the caller tries again: the shard must not end without it
+                raise
+            # only finality waits for a watermark: the next publish carries it
+            logs.event(log, logging.WARNING, f"watermark not published: {exc}", event="watermark_error")
+            return
         self.vendors = set()
         self.watermark_published_at = now
         self.watermark.saw_published(held)
         self.aggregates.claimed_through = self.watermark.published
 
     def _checkpoint(self, checkpointer: Any, position: Position | None) -> None:
-        """Checkpoint at ``position`` (None: SHARD_END); retry throttling, stop otherwise."""
+        """Checkpoint at ``position`` (None: SHARD_END); a failure that passes (throttling,
+        the lease table unreachable) is tried again like a blocked write."""
         seq = None if position is None else str(position.sequence)
         sub = None if position is None else position.sub_sequence
-        for attempt in range(1, CHECKPOINT_ATTEMPTS + 1):
+
+        def checkpoint() -> None:
             try:
                 checkpointer.checkpoint(seq, sub)
             except CheckpointError as err:
                 name = str(err.value)
-                if name == "ThrottlingException" and attempt < CHECKPOINT_ATTEMPTS:
-                    time.sleep(min(5.0, 0.1 * 2**attempt))
-                    continue
+                if name in CHECKPOINT_TRANSIENT:
+                    raise CheckpointDeferred(f"checkpoint at {position}: {name}") from None
                 if name == "ShutdownException":
                     # The lease moved on: the next owner resumes from the last checkpoint and
                     # the fence makes the replay count once.  Nothing is lost by stopping here.
@@ -314,7 +380,67 @@ class TripRecordProcessor(processor.RecordProcessorBase):
                                 f"checkpoint at {position} failed: {name}") from None
             self.checkpointed = position
             self.counters.checkpoints += 1
+
+        self._until_done("checkpoint", checkpoint)
+
+    def _until_done(self, what: str, step: Callable[[], None]) -> None:
+        """Run ``step`` until it succeeds: the same payload again, never a skipped record.
+
+        Between tries the shard is *blocked*: an ERROR line per try with the cause, the
+        ``ShardBlockedSeconds`` metric, the heartbeat (so the health check sees it alive and
+        the report names it), capped backoff (rules/retry.py).  Raises :class:`LeaseMoved`
+        if another worker took the lease meanwhile, and :class:`ShardStop` if the daemon is
+        gone (nobody would ever read this process's answer)."""
+        attempt = 0
+        while True:
+            try:
+                step()
+            except (WriteFailed, CheckpointDeferred) as exc:
+                attempt += 1
+                self._blocked(what, attempt, exc)
+                continue
+            if self.blocked_since is not None:
+                took = self.clock() - self.blocked_since
+                self.blocked_since = None
+                self.counters.blocked_seconds = None
+                logs.event(log, logging.WARNING, f"shard unblocked: {what} durable after {took:.1f} s "
+                           f"and {attempt} failed tries", event="unblocked", blocked_s=round(took, 1),
+                           tries=attempt)
+                self._heartbeat()
             return
+
+    def _blocked(self, what: str, attempt: int, cause: Exception) -> None:
+        now = self.clock()
+        if self.blocked_since is None:
+            self.blocked_since = now
+        blocked_s = now - self.blocked_since
+        self.counters.blocked_tries += 1
+        self.counters.blocked_seconds = blocked_s
+        delay = blocked_delay(attempt, random.random())
+        logs.event(log, logging.ERROR, f"shard blocked for {blocked_s:.0f} s: {what} not durable "
+                   f"({cause}); the same payload again in {delay:.1f} s, the other shards go on",
+                   event="blocked", what=what, tries=attempt, blocked_s=round(blocked_s, 1),
+                   cause=str(cause), checkpoint=str(self.checkpointed))
+        self._heartbeat(blocked=f"{what}: {cause}")
+        self._emit_metrics()
+        if os.getppid() != self.daemon_pid:
+            raise ShardStop(EXIT_DAEMON_GONE, "the MultiLangDaemon is gone")
+        owner = self._current_owner()
+        if owner is not None and owner != self.settings.worker_id:
+            self.lost = True
+            self.pending.take()
+            self._end_heartbeat()
+            logs.event(log, logging.WARNING, f"shard blocked, and its lease is now {owner}'s: "
+                       "stopping here without a checkpoint; the new owner resumes from the last one",
+                       event="lease_moved", owner=owner)
+            raise LeaseMoved(owner)
+        self.sleep(delay)
+
+    def _current_owner(self) -> str | None:
+        try:
+            return self.lease_owner(self.shard_id) if self.lease_owner else None
+        except Exception:  # the lease table may be what is failing: keep trying
+            return None
 
     def _die(self, stop: ShardStop) -> None:
         logs.event(log, logging.CRITICAL,
@@ -325,10 +451,15 @@ class TripRecordProcessor(processor.RecordProcessorBase):
         sys.stderr.flush()
         os._exit(stop.code)
 
-    def _heartbeat(self) -> None:
-        """Tell the container health check this shard is alive (per batch, idle poll, retry)."""
+    def _heartbeat(self, blocked: str | None = None) -> None:
+        """Tell the container health check this shard is alive (per batch, idle poll, retry),
+        and why it is blocked if it is.  A heartbeat that cannot be written is reported and
+        never stops the shard: the health check then reports the shard as without progress."""
         if self.settings.heartbeat_dir and self.shard_id != "?":
-            health.beat(Path(self.settings.heartbeat_dir), self.shard_id)
+            try:
+                health.beat(Path(self.settings.heartbeat_dir), self.shard_id, blocked)
+            except OSError as exc:
+                logs.event(log, logging.WARNING, f"heartbeat not written: {exc}", event="heartbeat_error")
 
     def _end_heartbeat(self) -> None:
         if self.settings.heartbeat_dir and self.shard_id != "?":

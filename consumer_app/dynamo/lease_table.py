@@ -1,4 +1,5 @@
-"""Prepare KCL's lease table before the JVM starts (``LEASE_BOOTSTRAP``; docs/startup.md).
+"""KCL's lease table: prepared before the JVM starts (``LEASE_BOOTSTRAP``; docs/startup.md),
+and read by a blocked record processor to learn whether its lease moved (:func:`lease_owner`).
 
 What KCL 3.5.1 does on a fresh table, read in its source and seen here:
 
@@ -171,3 +172,13 @@ def bootstrap(dynamodb: Any, kinesis: Any, table: str, stream: str, position: st
     written = sum(_put_if_absent(dynamodb, table, lease_item(
         s.shard_id, s.starting_hash_key, s.ending_hash_key, s.checkpoint)) for s in seeds)
     return Bootstrap(created, wrote_state, written)
+
+
+def lease_owner(dynamodb: Any, table: str, shard_id: str) -> str | None:
+    """The worker that holds ``shard_id``'s lease now (None: no row or no owner).
+
+    A blocked record processor cannot hear of a lost lease from the daemon, which waits for
+    its answer; it asks here instead, with a consistent read."""
+    item = dynamodb.get_item(TableName=table, Key={"leaseKey": {"S": shard_id}}, ConsistentRead=True,
+                             ProjectionExpression="leaseOwner").get("Item") or {}
+    return item.get("leaseOwner", {}).get("S")

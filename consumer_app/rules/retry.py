@@ -4,8 +4,9 @@ A write attempt covers several independent writes (one per aggregate item, or on
 rejects chunk).  Its outcome is all succeeded, some failed, all failed, or fatal.
 Throttled and transient failures are retried with capped exponential backoff and full
 jitter; only the failed writes are retried.  A fatal error, or a spent budget (attempts
-or elapsed time), gives up: the caller must then stop without checkpointing so that the
-same records are delivered again after a restart.
+or elapsed time), ends the attempt loop; the record processor then blocks its shard: it
+tries the same payload again, without checkpointing, until it is durable
+(:func:`blocked_delay`), while every other shard goes on.
 """
 
 from __future__ import annotations
@@ -124,3 +125,22 @@ def decide(
     if elapsed_s + delay > policy.max_elapsed_s:
         return Decision(False, 0.0, f"retry budget spent: {elapsed_s:.1f}s of {policy.max_elapsed_s:g}s")
     return Decision(True, delay, outcome.value)
+
+
+#: A shard whose flush is still not durable after a whole retry budget keeps its lease and
+#: checkpoint and tries the same payload again (docs/guarantees.md#a-shard-that-cannot-write):
+#: first after this long, doubling up to :data:`BLOCKED_MAX_DELAY_S`.
+BLOCKED_BASE_DELAY_S = 1.0
+BLOCKED_MAX_DELAY_S = 30.0
+#: Checkpoint failures that pass (KCL's names): the lease table throttled or briefly
+#: unreachable.  Retried like a blocked write; any other failure is not transient.
+CHECKPOINT_TRANSIENT = frozenset({"ThrottlingException", "KinesisClientLibDependencyException"})
+
+
+def blocked_delay(attempt: int, jitter: float, base_s: float = BLOCKED_BASE_DELAY_S,
+                  cap_s: float = BLOCKED_MAX_DELAY_S) -> float:
+    """Wait after failed try ``attempt`` (1-based) of a blocked shard's payload: doubling from
+    ``base_s`` up to ``cap_s``, then 50-100 % of that (``jitter`` in [0, 1)), so that shards
+    blocked by the same cause do not all try again in step, and never busy-loop."""
+    ceiling = min(cap_s, base_s * 2 ** min(attempt - 1, 62))
+    return ceiling * (0.5 + jitter / 2)

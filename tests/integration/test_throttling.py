@@ -6,17 +6,25 @@ only those; budget spent -> WriteFailed, and a later run completes without doubl
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
 
+from consumer_app import processor
 from consumer_app.dynamo.errors import WriteFailed
+from consumer_app.dynamo.lease_table import create_table_kwargs
+from consumer_app.processor import TripRecordProcessor
 from consumer_app.rules.aggregation import aggregate
 from consumer_app.rules.retry import RetryPolicy
+from consumer_app.settings import Settings
+from devkit.local import stack
 from devkit.local.fault_proxy import PASS, Action
 from devkit.local.inspect import scan_all
 from tests.integration.conftest import FAST_POLICY, Writers, client_for
 from tests.support.dynamo import expected_totals, make_rejects, shard_records, table_totals
+from tests.support.kcl import Input, Record
+from tests.support.trips import trip_bytes
 
 pytestmark = pytest.mark.integration
 
@@ -135,3 +143,72 @@ def test_rejects_whole_call_throttled(proxy: Any, ddb: Any, tables: tuple[str, s
     w.rejects.write(make_rejects(30))  # two chunks: 25 + 5
     assert len(scan_all(ddb, tables[1])) == 30
     assert w.counters.all_failed >= 1
+
+
+# -- a shard whose writes fail for good, through a real record processor ------------------
+class _Init:
+    def __init__(self, shard_id: str) -> None:
+        self.shard_id, self.sequence_number, self.sub_sequence_number = shard_id, "TRIM_HORIZON", None
+
+
+def _blocked_processor(proxy: Any, ddb: Any, tables: tuple[str, str], owner: list[str],
+                       sleeps: list[float], lift_after: int | None) -> TripRecordProcessor:
+    """A record processor on shard 4 writing through the proxy, whose lease table (in moto)
+    names ``owner[0]``; its sleep lifts the fault after ``lift_after`` blocked tries."""
+    lease_table = f"{tables[0]}-leases"
+    ddb.create_table(**create_table_kwargs(lease_table))
+
+    def sleep(s: float) -> None:
+        sleeps.append(s)
+        ddb.put_item(TableName=lease_table, Item={"leaseKey": {"S": SHARD}, "leaseOwner": {"S": owner[0]}})
+        if lift_after is not None and len(sleeps) >= lift_after:
+            proxy.set_rule(None)
+
+    ddb.put_item(TableName=lease_table, Item={"leaseKey": {"S": SHARD}, "leaseOwner": {"S": "w1"}})
+    settings = Settings(region=stack.REGION, aggregates_table=tables[0], rejects_table=tables[1],
+                        application_name=lease_table, worker_id="w1", flush_interval_millis=0,
+                        metrics="off", retry_max_attempts=2, retry_max_seconds=2.0)
+    p = TripRecordProcessor(settings, client=client_for(proxy.url), sleep=sleep)
+    p.initialize(_Init(SHARD))
+    return p
+
+
+SHARD = "shardId-000000000004"
+
+
+def _too_large(op: str, body: dict[str, Any], n: int) -> Action:
+    """Every aggregate write refused as DynamoDB refuses an item past 400 KB."""
+    return Action("throttle", code="ValidationException") if op == "UpdateItem" else PASS
+
+
+def test_a_shard_whose_writes_fail_for_good_waits_and_then_counts_exactly(
+        proxy: Any, ddb: Any, tables: tuple[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    exits: list[int] = []
+    monkeypatch.setattr(processor.os, "_exit", exits.append)
+    sleeps: list[float] = []
+    p = _blocked_processor(proxy, ddb, tables, ["w1"], sleeps, lift_after=3)
+    now = int(time.time() * 1000)
+    records = [Record(str(10 + i), binary_data=trip_bytes(7, 2), timestamp_millis=now) for i in range(20)]
+    proxy.set_rule(_too_large)
+    log: list[Any] = []
+    p.process_records(Input(log, records))
+    assert exits == [] and len(sleeps) == 3  # blocked three times, never gave up
+    assert log == [("checkpoint", "29", 0)]
+    totals = table_totals(ddb, tables[0])
+    assert list(totals.values()) == [(40, 20)]  # every record once, none twice
+    assert p.counters.blocked_tries == 3
+
+
+def test_a_blocked_shard_whose_lease_moved_stops_without_checkpoint(
+        proxy: Any, ddb: Any, tables: tuple[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    exits: list[int] = []
+    monkeypatch.setattr(processor.os, "_exit", exits.append)
+    sleeps: list[float] = []
+    owner = ["w2"]  # the lease table names another worker from the first sleep on
+    p = _blocked_processor(proxy, ddb, tables, owner, sleeps, lift_after=None)
+    proxy.set_rule(_too_large)
+    log: list[Any] = []
+    now = int(time.time() * 1000)
+    p.process_records(Input(log, [Record("10", binary_data=trip_bytes(7, 2), timestamp_millis=now)]))
+    assert exits == [] and log == [] and len(sleeps) == 1 and p.lost
+    assert table_totals(ddb, tables[0]) == {}

@@ -245,20 +245,3 @@ def test_lease_lost_writes_nothing_more(monkeypatch: pytest.MonkeyPatch) -> None
     p.lease_lost(None)
     assert aggs.calls == [] and rejects.calls == [] and log == []
     assert p.pending.last is None
-
-
-def test_a_failed_flush_ends_the_child_without_checkpoint(monkeypatch: pytest.MonkeyPatch) -> None:
-    p, _, _, clock = processor_with(1000)
-
-    class Failing:
-        def write(self, items: list[Any]) -> None:
-            raise proc.WriteFailed("throttled past the budget")
-
-    p.aggregates = Failing()  # type: ignore[assignment]
-    exits: list[int] = []
-    monkeypatch.setattr(proc.os, "_exit", lambda code: exits.append(code))
-    log: list[Any] = []
-    p.process_records(Input(log, [trip_record(1)]))
-    clock.now += 2
-    p.process_records(Input(log))
-    assert exits == [proc.EXIT_WRITE_FAILED] and log == []
