@@ -69,7 +69,9 @@ AGGREGATES_READ_ACTIONS = ("dynamodb:GetItem",)
 #: Each record processor reads its shard's watermark at start (GetItem) and publishes it as it
 #: moves (UpdateItem); the worker's start-up check describes the table (worker.check_tables).
 WATERMARKS_PUBLISH_ACTIONS = ("dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:UpdateItem")
-REJECTS_ACTIONS = ("dynamodb:BatchWriteItem", "dynamodb:DescribeTable", "dynamodb:PutItem")
+#: The rejects are written 25 at a time (BatchWriteItem, consumer_app/dynamo/rejects.py); the
+#: start-up check describes the table.  No PutItem: nothing writes a single reject.
+REJECTS_ACTIONS = ("dynamodb:BatchWriteItem", "dynamodb:DescribeTable")
 #: KCL >= 3.5 probes these pre-3.5 table names once (DescribeTable, expecting not-found).
 LEGACY_TABLE_SUFFIXES = ("-CoordinatorState", "-WorkerMetricStats")
 

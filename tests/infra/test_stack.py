@@ -243,7 +243,7 @@ def test_task_role_least_privilege(synths: dict[str, Synth]) -> None:
             "condition": None, "effect": "Allow"},
         "AggregatesWrite": {"actions": ["dynamodb:DescribeTable", "dynamodb:UpdateItem"],
                             "resources": [f"${{{aggs}.Arn}}"], "condition": None, "effect": "Allow"},
-        "RejectsWrite": {"actions": ["dynamodb:BatchWriteItem", "dynamodb:DescribeTable", "dynamodb:PutItem"],
+        "RejectsWrite": {"actions": ["dynamodb:BatchWriteItem", "dynamodb:DescribeTable"],
                          "resources": [f"${{{rejects}.Arn}}"], "condition": None, "effect": "Allow"},
         # final windows: is the window already final (a consistent read of its item), and the
         # shard's own watermark, read at start and moved as records are applied (and the
