@@ -38,8 +38,9 @@ ASSET_EXCLUDES: tuple[str, ...] = (
 )
 
 HEALTH_COMMAND = ("CMD", "python", "-m", "consumer_app", "health")
-#: The image's non-root user (Dockerfile USER), stated in the task so that ECS enforces it.
-WORKER_USER = "10001"
+#: The image's non-root user and its own group (Dockerfile USER), stated in the task so that
+#: ECS enforces both.
+WORKER_USER = "10001:10001"
 #: The one writable path of the read-only root file system: the rendered properties, the
 #: health heartbeats and the JVM's temp files (Fargate task storage, gone with the task).
 SCRATCH_VOLUME, SCRATCH_PATH = "tmp", "/tmp"

@@ -84,7 +84,7 @@ def test_finalizer_container(synths: dict[str, Synth]) -> None:
         "AWS_REGION": "${AWS::Region}", "AWS_DEFAULT_REGION": "${AWS::Region}",
     }
     # run like the worker: the image's user, read-only root with /tmp as task storage
-    assert c["User"] == "10001" and c["ReadonlyRootFilesystem"] is True and c["Essential"] is True
+    assert c["User"] == "10001:10001" and c["ReadonlyRootFilesystem"] is True and c["Essential"] is True
     assert c["MountPoints"] == [{"ContainerPath": "/tmp", "ReadOnly": False, "SourceVolume": "tmp"}]
     assert task["Volumes"] == [{"Name": "tmp"}]
     # the workers' image (one asset) and log group, its own stream prefix

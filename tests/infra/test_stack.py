@@ -292,7 +292,7 @@ def test_container(synths: dict[str, Synth]) -> None:
                                 "Interval": 10, "Timeout": 10, "Retries": 3, "StartPeriod": 120}
     assert c["StopTimeout"] == 40
     # production hardening: the image's non-root user, a read-only root with a writable /tmp
-    assert c["User"] == "10001" and c["ReadonlyRootFilesystem"] is True
+    assert c["User"] == "10001:10001" and c["ReadonlyRootFilesystem"] is True
     assert c["MountPoints"] == [{"ContainerPath": "/tmp", "ReadOnly": False, "SourceVolume": "tmp"}]
     task = s.owned("AWS::ECS::TaskDefinition", "Workers")[1]["Properties"]
     assert task["Volumes"] == [{"Name": "tmp"}]
