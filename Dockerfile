@@ -121,12 +121,15 @@ LABEL org.opencontainers.image.title="kinesis-aggs-consumer" \
 # shutdown_requested and a final checkpoint per shard), reaps zombies, and with -e 143
 # reports the JVM's "stopped by SIGTERM" status 143 as a clean exit 0.
 # The user kcl (10001) has a group of its own (10001), not root's group 0, as every user of
-# this file: nothing here is readable or writable through a shared group.
+# this file: nothing here is readable or writable through a shared group.  No file keeps a
+# setuid or setgid bit (su, passwd, mount...): no-new-privileges cannot be set on Fargate
+# (docs/deploy-aws.md, "Hardening"), so nothing here could raise a process's privileges.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 tini \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/log/apt /var/log/dpkg.log \
  && groupadd --system --gid 10001 kcl \
- && useradd --system --uid 10001 --gid 10001 --home-dir /app --no-create-home kcl
+ && useradd --system --uid 10001 --gid 10001 --home-dir /app --no-create-home kcl \
+ && find / -xdev -type f -perm /6000 -exec chmod a-s {} +
 COPY --from=jars /opt/java /opt/java
 COPY --from=jars /app/jars /app/jars
 COPY --from=jars /app/launcher /app/launcher

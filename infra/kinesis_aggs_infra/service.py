@@ -115,11 +115,20 @@ def app_container(task: ecs.FargateTaskDefinition, construct_id: str, *, image: 
                   **options: Any) -> ecs.ContainerDefinition:
     """The one container of a task, as the stack runs every container of the image.
 
-    The image's non-root user, stated so that ECS enforces it; a read-only root file system
-    with ``/tmp`` as task storage (the one writable path); logs to ``log_group`` under
-    ``stream_prefix``; the stack's region in the environment.  ``options``: the rest of
-    :meth:`ecs.FargateTaskDefinition.add_container` (command, health check, stop timeout).
+    The image's non-root user, stated so that ECS enforces it; no Linux capability; a
+    read-only root file system with ``/tmp`` as task storage (the one writable path); logs to
+    ``log_group`` under ``stream_prefix``; the stack's region in the environment.  ``options``:
+    the rest of :meth:`ecs.FargateTaskDefinition.add_container` (command, health check, stop
+    timeout).
     """
+    # Nothing in the image needs a Linux capability (a non-root JVM and Python; tini, PID 1,
+    # only forwards signals and reaps children): drop them all, as compose.yaml does.  Fargate
+    # accepts any drop and adds only SYS_PTRACE.  no-new-privileges, compose's other half, is
+    # the container definition's dockerSecurityOptions, which ECS documents as not valid for
+    # Fargate tasks (EC2 only), so it is not set: the image has no setuid or setgid file
+    # instead (Dockerfile), and its user is not root.
+    linux = ecs.LinuxParameters(task, f"{construct_id}LinuxParameters")
+    linux.drop_capabilities(ecs.Capability.ALL)
     env = dict(environment)
     env["AWS_REGION"] = Aws.REGION  # the Java SDK inside KCL reads AWS_REGION
     env["AWS_DEFAULT_REGION"] = Aws.REGION  # boto3 reads this one
@@ -130,6 +139,7 @@ def app_container(task: ecs.FargateTaskDefinition, construct_id: str, *, image: 
         environment=env,
         logging=ecs.LogDrivers.aws_logs(stream_prefix=stream_prefix, log_group=log_group),
         user=WORKER_USER,
+        linux_parameters=linux,
         readonly_root_filesystem=True,
         **options,
     )

@@ -88,6 +88,14 @@ def test_every_user_has_a_group_of_its_own() -> None:
     assert users == 4  # kinesis-local, dynamodb-local, tools, runtime
 
 
+def test_runtime_keeps_no_setuid_or_setgid_file() -> None:
+    """Fargate cannot set no-new-privileges: the runtime clears every setuid and setgid bit,
+    after its packages are installed (test_image.py looks for such files in the built image)."""
+    runs = stages()[-1].all("RUN")
+    assert re.search(r"&& find / -xdev -type f -perm /6000 -exec chmod a-s \{\} \+$", runs[-1]), runs[-1]
+    assert "apt-get install" not in runs[-1].split("find / -xdev")[1]
+
+
 def test_every_stage_starts_from_the_one_debian_base() -> None:
     """One base, made of Debian's packages (.ci/base-image.sh makes it where Docker Hub is out
     of reach), named by its suite: no floating tag, no other registry's image."""

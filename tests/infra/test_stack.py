@@ -168,6 +168,20 @@ def test_stop_timeout_exceeds_shutdown_grace(synths: dict[str, Synth], name: str
     assert c["StopTimeout"] * 1000 > int(env["SHUTDOWN_GRACE_MILLIS"]) + 2000
 
 
+@pytest.mark.parametrize("name", ALL)
+def test_every_container_drops_every_capability(synths: dict[str, Synth], name: str) -> None:
+    """Both tasks' containers: no Linux capability, nothing privileged, the image's user and
+    group, a read-only root; and no dockerSecurityOptions, which ECS does not take on Fargate
+    (no-new-privileges is made up for by the image: no setuid or setgid file)."""
+    tasks = synths[name].of_type("AWS::ECS::TaskDefinition")
+    assert len(tasks) == 2
+    for task in tasks.values():
+        for c in task["Properties"]["ContainerDefinitions"]:
+            assert c["LinuxParameters"] == {"Capabilities": {"Drop": ["ALL"]}}, c["Name"]
+            assert "DockerSecurityOptions" not in c and "Privileged" not in c, c["Name"]
+            assert (c["User"], c["ReadonlyRootFilesystem"]) == ("10001:10001", True), c["Name"]
+
+
 # -- the default app -----------------------------------------------------------------------
 def test_default_resource_counts(synths: dict[str, Synth]) -> None:
     t = synths["default"].template
@@ -296,7 +310,7 @@ def test_container(synths: dict[str, Synth]) -> None:
     assert c["MountPoints"] == [{"ContainerPath": "/tmp", "ReadOnly": False, "SourceVolume": "tmp"}]
     task = s.owned("AWS::ECS::TaskDefinition", "Workers")[1]["Properties"]
     assert task["Volumes"] == [{"Name": "tmp"}]
-    assert "LinuxParameters" not in c  # the image's tini is PID 1
+    assert "InitProcessEnabled" not in c["LinuxParameters"]  # the image's tini is PID 1
     assert c["Essential"] is True
     log_group = logical_id(s, s.stack.workers.log_group)
     assert c["LogConfiguration"]["LogDriver"] == "awslogs"
