@@ -129,7 +129,12 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/log/apt /var/log/dpkg.log \
  && groupadd --system --gid 10001 kcl \
  && useradd --system --uid 10001 --gid 10001 --home-dir /app --no-create-home kcl \
- && find / -xdev -type f -perm /6000 -exec chmod a-s {} +
+ && find / -xdev -type f -perm /6000 -exec chmod a-s {} + \
+ && chown 10001:10001 /tmp
+# /tmp is the one writable path (rendered properties, heartbeats, the JVM's temp files).  On
+# ECS it is Fargate task storage, which Fargate mounts as root's with mode 0755 unless the
+# image declares the path a VOLUME: then it takes this directory (owner kcl, mode 1777).
+VOLUME ["/tmp"]
 COPY --from=jars /opt/java /opt/java
 COPY --from=jars /app/jars /app/jars
 COPY --from=jars /app/launcher /app/launcher

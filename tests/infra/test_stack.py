@@ -14,6 +14,7 @@ from kinesis_aggs_infra.service import FAN_OUT_CONSUMER_ACTIONS, FAN_OUT_STREAM_
 from kinesis_aggs_infra.stack import cfn_logical_id, nag_acknowledgments
 
 from consumer_app.rules.validation import REASONS
+from tests.container.dockerfile import stages
 from tests.infra.conftest import (
     ACCOUNT,
     ALARM_TOPIC,
@@ -180,6 +181,18 @@ def test_every_container_drops_every_capability(synths: dict[str, Synth], name: 
             assert c["LinuxParameters"] == {"Capabilities": {"Drop": ["ALL"]}}, c["Name"]
             assert "DockerSecurityOptions" not in c and "Privileged" not in c, c["Name"]
             assert (c["User"], c["ReadonlyRootFilesystem"]) == ("10001:10001", True), c["Name"]
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_the_scratch_mount_is_a_volume_of_the_image(synths: dict[str, Synth], name: str) -> None:
+    """Fargate task storage is root's, mode 0755, unless the image declares its path a VOLUME
+    (ECS then takes the image's directory): the runtime's /tmp is one, owned by the task's user."""
+    runtime = stages()[-1]
+    for task in synths[name].of_type("AWS::ECS::TaskDefinition").values():
+        (c,) = task["Properties"]["ContainerDefinitions"]
+        (mount,) = c["MountPoints"]
+        assert json.loads(runtime.last("VOLUME") or "[]") == [mount["ContainerPath"]]
+        assert f"chown {c['User']} {mount['ContainerPath']}" in " ".join(runtime.all("RUN"))
 
 
 # -- the default app -----------------------------------------------------------------------
