@@ -49,6 +49,8 @@ DEFAULTS: dict[str, Any] = {
     "watermarksTableName": "kinesisAggs-watermarks",
     "pointInTimeRecovery": True,
     "removalPolicy": "RETAIN",
+    # DynamoDB refuses to delete a protected table, CloudFormation included: off for teardown
+    "deletionProtection": True,
     # -- service --------------------------------------------------------------------
     "applicationName": "kinesis-aggs-consumer",
     "cpu": 1024,
@@ -172,6 +174,7 @@ class InfraConfig:
     watermarks_table_name: str
     point_in_time_recovery: bool
     removal_policy: str
+    deletion_protection: bool
     application_name: str
     cpu: int
     memory_mib: int
@@ -399,6 +402,10 @@ def _check(c: InfraConfig) -> list[str]:
     _one_of(p, "streamEncryption", c.stream_encryption, ("MANAGED", "KMS"))
     # tables
     _one_of(p, "removalPolicy", c.removal_policy, ("RETAIN", "DESTROY"))
+    if c.removal_policy == "DESTROY" and c.deletion_protection:
+        p.append("removalPolicy=DESTROY needs deletionProtection=false: CloudFormation cannot delete a "
+                 "table with deletion protection on, so `cdk destroy` would fail on the tables (deploy "
+                 "with both -c removalPolicy=DESTROY -c deletionProtection=false, then destroy)")
     # service
     if c.cpu not in FARGATE_MEMORY:
         p.append(f"cpu={c.cpu}: one of {', '.join(map(str, FARGATE_MEMORY))}")

@@ -69,4 +69,7 @@ class DataPlane(Construct):
                 point_in_time_recovery_enabled=cfg.point_in_time_recovery),
             time_to_live_attribute=spec.ttl_attribute,
             removal_policy=data_removal_policy(cfg),
+            # on by default: no delete-table, by hand or by CloudFormation, removes the results;
+            # removalPolicy=DESTROY requires it off (config.py)
+            deletion_protection=cfg.deletion_protection,
         )

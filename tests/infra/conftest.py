@@ -62,8 +62,9 @@ COMBINATIONS: dict[str, tuple[dict[str, Any], cdk.Environment | None]] = {
     "existing_vpc": ({"vpcId": EXISTING_VPC, **vpc_lookup_context()},
                      cdk.Environment(account=ACCOUNT, region=REGION)),
     # the non-default options together: NAT + private subnets, customer-managed key,
-    # tables and logs destroyed with the stack, alarm notifications, ARM, custom retention
+    # tables (unprotected) and logs destroyed with the stack, alarm notifications, ARM, custom retention
     "options": ({"natGateways": 1, "streamEncryption": "KMS", "removalPolicy": "DESTROY",
+                 "deletionProtection": False,
                  "alarmTopicArn": ALARM_TOPIC, "cpuArchitecture": "ARM64", "logRetentionDays": 7,
                  "pointInTimeRecovery": False, "streamRetentionHours": 48, "minWorkers": 2,
                  "maxWorkers": 6, "stopTimeoutSeconds": 60, "shutdownGraceMillis": 50000,

@@ -243,6 +243,7 @@ def test_table_key_schemas(synths: dict[str, Synth]) -> None:
         assert table["Properties"]["BillingMode"] == "PAY_PER_REQUEST"
         assert table["Properties"]["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
         assert (table["DeletionPolicy"], table["UpdateReplacePolicy"]) == ("Retain", "Retain")
+        assert table["Properties"]["DeletionProtectionEnabled"] is True
         assert "GlobalSecondaryIndexes" not in table["Properties"]
 
 
@@ -550,9 +551,10 @@ def test_options(synths: dict[str, Synth]) -> None:
     assert stream["Properties"]["RetentionPeriodHours"] == 48
     assert statements(s, "WorkersTaskRoleDefaultPolicy")["StreamKeyDecrypt"] == {
         "actions": ["kms:Decrypt"], "resources": [f"${{{key_id}.Arn}}"], "condition": None, "effect": "Allow"}
-    # removalPolicy=DESTROY: tables and logs go with the stack
+    # removalPolicy=DESTROY (with deletionProtection=false): tables and logs go with the stack
     for table in s.of_type("AWS::DynamoDB::Table").values():
         assert table["DeletionPolicy"] == "Delete"
+        assert table["Properties"]["DeletionProtectionEnabled"] is False
         pitr = table["Properties"]["PointInTimeRecoverySpecification"]
         assert pitr == {"PointInTimeRecoveryEnabled": False}
     for group in s.of_type("AWS::Logs::LogGroup").values():
