@@ -269,6 +269,9 @@ class WorkerService(Construct):
         if data.stream_key is not None:
             statements.append(iam.PolicyStatement(sid="StreamKeyDecrypt", actions=["kms:Decrypt"],
                                                   resources=[data.stream_key.key_arn]))
+        tables_key = data.tables_key_statement()
+        if tables_key is not None:
+            statements.append(tables_key)
         for statement in statements:
             self.task_role.add_to_principal_policy(statement)
 

@@ -159,6 +159,13 @@ def test_tables_are_protected_unless_they_go_with_the_stack() -> None:
     assert from_context({"deletionProtection": False}).removal_policy == "RETAIN"
 
 
+def test_table_encryption() -> None:
+    assert from_context({}).table_encryption == "AWS_OWNED"  # DynamoDB's default: no KMS charge
+    assert from_context({"tableEncryption": "customer_managed"}).table_encryption == "CUSTOMER_MANAGED"
+    assert "tableEncryption='KMS': one of AWS_OWNED, AWS_MANAGED, CUSTOMER_MANAGED" in \
+        cfg_error(tableEncryption="KMS")
+
+
 def test_cli_and_feature_flag_keys_are_not_settings() -> None:
     cfg = from_context({"@aws-cdk/core:newStyleStackSynthesis": True, "aws:cdk:enable-path-metadata": True,
                         "acknowledged-issue-numbers": [1], "vpc-provider:account=1:region=x": {}})

@@ -244,6 +244,7 @@ def test_table_key_schemas(synths: dict[str, Synth]) -> None:
         assert table["Properties"]["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
         assert (table["DeletionPolicy"], table["UpdateReplacePolicy"]) == ("Retain", "Retain")
         assert table["Properties"]["DeletionProtectionEnabled"] is True
+        assert "SSESpecification" not in table["Properties"]  # tableEncryption=AWS_OWNED: DynamoDB's key
         assert "GlobalSecondaryIndexes" not in table["Properties"]
 
 
@@ -555,6 +556,7 @@ def test_options(synths: dict[str, Synth]) -> None:
     for table in s.of_type("AWS::DynamoDB::Table").values():
         assert table["DeletionPolicy"] == "Delete"
         assert table["Properties"]["DeletionProtectionEnabled"] is False
+        assert table["Properties"]["SSESpecification"] == {"SSEEnabled": True}  # aws/dynamodb: no grant
         pitr = table["Properties"]["PointInTimeRecoverySpecification"]
         assert pitr == {"PointInTimeRecoveryEnabled": False}
     for group in s.of_type("AWS::Logs::LogGroup").values():
@@ -574,6 +576,29 @@ def test_options(synths: dict[str, Synth]) -> None:
     c = container(s)
     env = {e["Name"]: e["Value"] for e in c["Environment"]}
     assert (c["StopTimeout"], env["SHUTDOWN_GRACE_MILLIS"], env["WRITE_CONCURRENCY"]) == (60, "50000", "8")
+
+
+def test_tables_under_a_customer_managed_key(synths: dict[str, Synth]) -> None:
+    """tableEncryption=CUSTOMER_MANAGED: one rotated key of the stack for the three tables, kept
+    as long as they are; the workers and the finalizer may decrypt with it (DynamoDB decrypts
+    each table's own key as the caller), and nothing else changes."""
+    s, base = synths["table_cmk"], synths["default"]
+    key_id, key = s.one("AWS::KMS::Key")
+    assert key["Properties"]["EnableKeyRotation"] is True
+    assert (key["DeletionPolicy"], key["UpdateReplacePolicy"]) == ("Retain", "Retain")
+    tables = s.of_type("AWS::DynamoDB::Table")
+    for table in tables.values():
+        assert table["Properties"].pop("SSESpecification") == {
+            "KMSMasterKeyId": {"Fn::GetAtt": [key_id, "Arn"]}, "SSEEnabled": True, "SSEType": "KMS"}
+    assert tables == base.of_type("AWS::DynamoDB::Table")
+    decrypt = {"actions": ["kms:Decrypt"], "resources": [f"${{{key_id}.Arn}}"], "condition": None,
+               "effect": "Allow"}
+    for policy in ("WorkersTaskRoleDefaultPolicy", "FinalizerTaskRoleDefaultPolicy"):
+        got = statements(s, policy)
+        assert got.pop("TablesKeyDecrypt") == decrypt, policy
+        assert got == statements(base, policy), policy
+    assert sorted(s.resources) == sorted([*base.resources, key_id])
+    assert "kms:" not in json.dumps(statements(s, "WorkersTaskExecutionRoleDefaultPolicy"))
 
 
 def test_default_image_is_built_for_x86(synths: dict[str, Synth]) -> None:
