@@ -67,27 +67,29 @@ FROM ${BASE_IMAGE} AS kinesis-local
 RUN apt-get update \
  && apt-get install -y --no-install-recommends nodejs \
  && rm -rf /var/lib/apt/lists/* \
- && useradd --system --uid 10003 --no-create-home emulator
+ && groupadd --system --gid 10003 emulator \
+ && useradd --system --uid 10003 --gid 10003 --no-create-home emulator
 COPY --from=kinesis-local-build /emulator/node_modules /emulator/node_modules
 WORKDIR /emulator/node_modules/kinesis-local
 ENV KINESIS_MOCK_PLAIN_PORT=4567 KINESIS_MOCK_TLS_PORT=4566 CREATE_STREAM_DURATION=0ms \
     UPDATE_SHARD_COUNT_DURATION=200ms
 EXPOSE 4567
-USER 10003
+USER 10003:10003
 CMD ["node", "main.js"]
 
 FROM ${BASE_IMAGE} AS dynamodb-local
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 python3-venv \
  && rm -rf /var/lib/apt/lists/* \
- && useradd --system --uid 10002 --no-create-home emulator
+ && groupadd --system --gid 10002 emulator \
+ && useradd --system --uid 10002 --gid 10002 --no-create-home emulator
 RUN --mount=type=cache,target=/root/.cache/pip \
     python3 -m venv /opt/moto && /opt/moto/bin/pip install -q "moto[server]==5.2.5"
 # the serialized moto server (devkit/local/dynamodb_server.py: moto alone loses
 # concurrent first writes to a new item)
 COPY devkit/local/dynamodb_server.py /srv/dynamodb_server.py
 EXPOSE 4568
-USER 10002
+USER 10002:10002
 CMD ["/opt/moto/bin/python", "/srv/dynamodb_server.py", "-H", "0.0.0.0", "-p", "4568"]
 
 # --- tools for compose.yaml (not part of the runtime image): the stream and tables
@@ -96,12 +98,13 @@ FROM ${BASE_IMAGE} AS tools
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 \
  && rm -rf /var/lib/apt/lists/* \
- && useradd --system --uid 10004 --no-create-home tools
+ && groupadd --system --gid 10004 tools \
+ && useradd --system --uid 10004 --gid 10004 --no-create-home tools
 COPY --from=venv /opt/venv /opt/venv
 WORKDIR /tools
 COPY devkit devkit
 ENV PATH=/opt/venv/bin:/usr/bin:/bin PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
-USER 10004
+USER 10004:10004
 ENTRYPOINT ["python", "-m", "devkit"]
 
 # --- runtime --------------------------------------------------------------------------------
@@ -117,10 +120,21 @@ LABEL org.opencontainers.image.title="kinesis-aggs-consumer" \
 # tini is PID 1: it forwards SIGTERM to the JVM (which runs the graceful shutdown:
 # shutdown_requested and a final checkpoint per shard), reaps zombies, and with -e 143
 # reports the JVM's "stopped by SIGTERM" status 143 as a clean exit 0.
+# The user kcl (10001) has a group of its own (10001), not root's group 0, as every user of
+# this file: nothing here is readable or writable through a shared group.  No file keeps a
+# setuid or setgid bit (su, passwd, mount...): no-new-privileges cannot be set on Fargate
+# (docs/deploy-aws.md, "Hardening"), so nothing here could raise a process's privileges.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 tini \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/log/apt /var/log/dpkg.log \
- && useradd --system --uid 10001 --gid 0 --home-dir /app --no-create-home kcl
+ && groupadd --system --gid 10001 kcl \
+ && useradd --system --uid 10001 --gid 10001 --home-dir /app --no-create-home kcl \
+ && find / -xdev -type f -perm /6000 -exec chmod a-s {} + \
+ && chown 10001:10001 /tmp
+# /tmp is the one writable path (rendered properties, heartbeats, the JVM's temp files).  On
+# ECS it is Fargate task storage, which Fargate mounts as root's with mode 0755 unless the
+# image declares the path a VOLUME: then it takes this directory (owner kcl, mode 1777).
+VOLUME ["/tmp"]
 COPY --from=jars /opt/java /opt/java
 COPY --from=jars /app/jars /app/jars
 COPY --from=jars /app/launcher /app/launcher
@@ -141,7 +155,7 @@ ENV JAVA_HOME=/opt/java \
 WORKDIR /app
 COPY properties /app/properties
 
-USER 10001
+USER 10001:10001
 STOPSIGNAL SIGTERM
 # Healthy = the daemon runs and every leased shard made progress (batch, idle poll or
 # write attempt) within HEALTH_MAX_AGE_SECONDS (default 180).  The same figures as the ECS

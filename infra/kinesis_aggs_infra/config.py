@@ -49,6 +49,11 @@ DEFAULTS: dict[str, Any] = {
     "watermarksTableName": "kinesisAggs-watermarks",
     "pointInTimeRecovery": True,
     "removalPolicy": "RETAIN",
+    # DynamoDB refuses to delete a protected table, CloudFormation included: off for teardown
+    "deletionProtection": True,
+    # AWS_OWNED (DynamoDB's default), AWS_MANAGED (aws/dynamodb) or CUSTOMER_MANAGED (a key of
+    # this stack, for the three tables: the rejects hold raw payloads)
+    "tableEncryption": "AWS_OWNED",
     # -- service --------------------------------------------------------------------
     "applicationName": "kinesis-aggs-consumer",
     "cpu": 1024,
@@ -125,6 +130,9 @@ FINALIZER_ENV = (
 CHECKED_BY_KEY = {"retrievalMode": "RETRIEVAL_MODE", "watermarkMarginMillis": "WATERMARK_MARGIN_MILLIS",
                   "finalizeIntervalSeconds": "FINALIZE_INTERVAL_SECONDS"}
 
+#: tableEncryption: DynamoDB's own key (no KMS charge), the account's aws/dynamodb, or a key of the stack.
+TABLE_ENCRYPTIONS = ("AWS_OWNED", "AWS_MANAGED", "CUSTOMER_MANAGED")
+
 #: CloudWatch Logs retention periods (days) that the service accepts -> CDK's enum member.
 LOG_RETENTION: dict[int, str] = {
     1: "ONE_DAY", 3: "THREE_DAYS", 5: "FIVE_DAYS", 7: "ONE_WEEK", 14: "TWO_WEEKS", 30: "ONE_MONTH",
@@ -172,6 +180,8 @@ class InfraConfig:
     watermarks_table_name: str
     point_in_time_recovery: bool
     removal_policy: str
+    deletion_protection: bool
+    table_encryption: str
     application_name: str
     cpu: int
     memory_mib: int
@@ -355,8 +365,8 @@ def from_context(ctx: Mapping[str, Any]) -> InfraConfig:
         hint = f" (did you mean {close[0]}?)" if close else ""
         problems.append(f"{key}: unknown setting{hint}; see docs/deploy-aws.md, 'Settings'")
     values = {_camel_to_snake(k): _coerce(k, ctx.get(k, d), d, problems) for k, d in DEFAULTS.items()}
-    for key in ("stream_mode", "stream_encryption", "removal_policy", "cpu_architecture",
-                "initial_position", "log_level", "retrieval_mode"):
+    for key in ("stream_mode", "stream_encryption", "removal_policy", "table_encryption",
+                "cpu_architecture", "initial_position", "log_level", "retrieval_mode"):
         values[key] = values[key].upper()
     values["task_subnets"] = values["task_subnets"].lower()
     env = values["worker_environment"]
@@ -399,6 +409,11 @@ def _check(c: InfraConfig) -> list[str]:
     _one_of(p, "streamEncryption", c.stream_encryption, ("MANAGED", "KMS"))
     # tables
     _one_of(p, "removalPolicy", c.removal_policy, ("RETAIN", "DESTROY"))
+    _one_of(p, "tableEncryption", c.table_encryption, TABLE_ENCRYPTIONS)
+    if c.removal_policy == "DESTROY" and c.deletion_protection:
+        p.append("removalPolicy=DESTROY needs deletionProtection=false: CloudFormation cannot delete a "
+                 "table with deletion protection on, so `cdk destroy` would fail on the tables (deploy "
+                 "with both -c removalPolicy=DESTROY -c deletionProtection=false, then destroy)")
     # service
     if c.cpu not in FARGATE_MEMORY:
         p.append(f"cpu={c.cpu}: one of {', '.join(map(str, FARGATE_MEMORY))}")

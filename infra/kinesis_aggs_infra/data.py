@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_kms as kms
 from constructs import Construct
@@ -18,6 +19,14 @@ from kinesis_aggs_infra.config import InfraConfig
 
 _ATTR_TYPES = {"S": dynamodb.AttributeType.STRING, "N": dynamodb.AttributeType.NUMBER,
                "B": dynamodb.AttributeType.BINARY}
+#: tableEncryption -> CDK's; AWS_OWNED is none: DynamoDB's default, no SSESpecification at all.
+_TABLE_ENCRYPTION = {"AWS_MANAGED": dynamodb.TableEncryption.AWS_MANAGED,
+                     "CUSTOMER_MANAGED": dynamodb.TableEncryption.CUSTOMER_MANAGED}
+#: What a role that reads or writes items of a table under the stack's key needs on the key:
+#: DynamoDB decrypts the table's own key as the caller (at the first access, then after five
+#: idle minutes).  It makes that table key itself, under the grant it gets when CloudFormation
+#: creates the table, so the roles need neither GenerateDataKey nor Encrypt.
+TABLES_KEY_ACTIONS = ("kms:Decrypt",)
 
 
 def data_removal_policy(cfg: InfraConfig) -> RemovalPolicy:
@@ -51,6 +60,14 @@ class DataPlane(Construct):
             # stream would keep billing and block the next deploy of the same name.
             removal_policy=RemovalPolicy.DESTROY,
         )
+        self.tables_key: kms.Key | None = None
+        if cfg.table_encryption == "CUSTOMER_MANAGED":
+            self.tables_key = kms.Key(
+                self, "TablesKey", enable_key_rotation=True,
+                description=(f"Encryption at rest of the tables {cfg.aggregates_table_name}, "
+                             f"{cfg.rejects_table_name} and {cfg.watermarks_table_name}"),
+                # as long as the tables: a kept table whose key is gone cannot be read
+                removal_policy=data_removal_policy(cfg), pending_window=Duration.days(7))
         self.aggregates = self._table("Aggregates", cfg.aggregates_table_name, AGGREGATES, cfg)
         self.rejects = self._table("Rejects", cfg.rejects_table_name, REJECTS, cfg)
         self.watermarks = self._table("Watermarks", cfg.watermarks_table_name, WATERMARKS, cfg)
@@ -69,4 +86,16 @@ class DataPlane(Construct):
                 point_in_time_recovery_enabled=cfg.point_in_time_recovery),
             time_to_live_attribute=spec.ttl_attribute,
             removal_policy=data_removal_policy(cfg),
+            # on by default: no delete-table, by hand or by CloudFormation, removes the results;
+            # removalPolicy=DESTROY requires it off (config.py)
+            deletion_protection=cfg.deletion_protection,
+            encryption=_TABLE_ENCRYPTION.get(cfg.table_encryption),
+            encryption_key=self.tables_key,
         )
+
+    def tables_key_statement(self) -> iam.PolicyStatement | None:
+        """The statement that lets a role use the tables under the stack's key; None without one."""
+        if self.tables_key is None:
+            return None
+        return iam.PolicyStatement(sid="TablesKeyDecrypt", actions=list(TABLES_KEY_ACTIONS),
+                                   resources=[self.tables_key.key_arn])

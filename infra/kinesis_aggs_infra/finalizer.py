@@ -53,8 +53,10 @@ class Finalizer(Construct):
                                 resources=[data.watermarks.table_arn]),
             iam.PolicyStatement(sid="AggregatesFinalize", actions=list(AGGREGATES_FINALIZE_ACTIONS),
                                 resources=[data.aggregates.table_arn]),
+            data.tables_key_statement(),  # tableEncryption=CUSTOMER_MANAGED only
         ):
-            self.task_role.add_to_principal_policy(statement)
+            if statement is not None:
+                self.task_role.add_to_principal_policy(statement)
         # The workers' execution role already pulls this image and writes to this log group.
         self.task_definition = fargate_task(
             self, "Task", cfg, cpu=FINALIZER_CPU, memory_mib=FINALIZER_MEMORY_MIB,

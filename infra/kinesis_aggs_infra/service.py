@@ -38,8 +38,9 @@ ASSET_EXCLUDES: tuple[str, ...] = (
 )
 
 HEALTH_COMMAND = ("CMD", "python", "-m", "consumer_app", "health")
-#: The image's non-root user (Dockerfile USER), stated in the task so that ECS enforces it.
-WORKER_USER = "10001"
+#: The image's non-root user and its own group (Dockerfile USER), stated in the task so that
+#: ECS enforces both.
+WORKER_USER = "10001:10001"
 #: The one writable path of the read-only root file system: the rendered properties, the
 #: health heartbeats and the JVM's temp files (Fargate task storage, gone with the task).
 SCRATCH_VOLUME, SCRATCH_PATH = "tmp", "/tmp"
@@ -69,7 +70,9 @@ AGGREGATES_READ_ACTIONS = ("dynamodb:GetItem",)
 #: Each record processor reads its shard's watermark at start (GetItem) and publishes it as it
 #: moves (UpdateItem); the worker's start-up check describes the table (worker.check_tables).
 WATERMARKS_PUBLISH_ACTIONS = ("dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:UpdateItem")
-REJECTS_ACTIONS = ("dynamodb:BatchWriteItem", "dynamodb:DescribeTable", "dynamodb:PutItem")
+#: The rejects are written 25 at a time (BatchWriteItem, consumer_app/dynamo/rejects.py); the
+#: start-up check describes the table.  No PutItem: nothing writes a single reject.
+REJECTS_ACTIONS = ("dynamodb:BatchWriteItem", "dynamodb:DescribeTable")
 #: KCL >= 3.5 probes these pre-3.5 table names once (DescribeTable, expecting not-found).
 LEGACY_TABLE_SUFFIXES = ("-CoordinatorState", "-WorkerMetricStats")
 
@@ -112,11 +115,20 @@ def app_container(task: ecs.FargateTaskDefinition, construct_id: str, *, image: 
                   **options: Any) -> ecs.ContainerDefinition:
     """The one container of a task, as the stack runs every container of the image.
 
-    The image's non-root user, stated so that ECS enforces it; a read-only root file system
-    with ``/tmp`` as task storage (the one writable path); logs to ``log_group`` under
-    ``stream_prefix``; the stack's region in the environment.  ``options``: the rest of
-    :meth:`ecs.FargateTaskDefinition.add_container` (command, health check, stop timeout).
+    The image's non-root user, stated so that ECS enforces it; no Linux capability; a
+    read-only root file system with ``/tmp`` as task storage (the one writable path); logs to
+    ``log_group`` under ``stream_prefix``; the stack's region in the environment.  ``options``:
+    the rest of :meth:`ecs.FargateTaskDefinition.add_container` (command, health check, stop
+    timeout).
     """
+    # Nothing in the image needs a Linux capability (a non-root JVM and Python; tini, PID 1,
+    # only forwards signals and reaps children): drop them all, as compose.yaml does.  Fargate
+    # accepts any drop and adds only SYS_PTRACE.  no-new-privileges, compose's other half, is
+    # the container definition's dockerSecurityOptions, which ECS documents as not valid for
+    # Fargate tasks (EC2 only), so it is not set: the image has no setuid or setgid file
+    # instead (Dockerfile), and its user is not root.
+    linux = ecs.LinuxParameters(task, f"{construct_id}LinuxParameters")
+    linux.drop_capabilities(ecs.Capability.ALL)
     env = dict(environment)
     env["AWS_REGION"] = Aws.REGION  # the Java SDK inside KCL reads AWS_REGION
     env["AWS_DEFAULT_REGION"] = Aws.REGION  # boto3 reads this one
@@ -127,6 +139,7 @@ def app_container(task: ecs.FargateTaskDefinition, construct_id: str, *, image: 
         environment=env,
         logging=ecs.LogDrivers.aws_logs(stream_prefix=stream_prefix, log_group=log_group),
         user=WORKER_USER,
+        linux_parameters=linux,
         readonly_root_filesystem=True,
         **options,
     )
@@ -256,6 +269,9 @@ class WorkerService(Construct):
         if data.stream_key is not None:
             statements.append(iam.PolicyStatement(sid="StreamKeyDecrypt", actions=["kms:Decrypt"],
                                                   resources=[data.stream_key.key_arn]))
+        tables_key = data.tables_key_statement()
+        if tables_key is not None:
+            statements.append(tables_key)
         for statement in statements:
             self.task_role.add_to_principal_policy(statement)
 

@@ -68,6 +68,34 @@ def test_final_stage_is_the_hardened_runtime() -> None:
     assert "MaxRAMPercentage" in final.env()["JAVA_OPTS"]
 
 
+def test_every_user_has_a_group_of_its_own() -> None:
+    """No user of any stage is in root's group 0: each useradd gives --gid equal to its --uid,
+    made by a groupadd with that id, and each USER states both (uid:gid)."""
+    users = 0
+    for stage in stages():
+        runs = " ".join(stage.all("RUN"))
+        for args in re.findall(r"\buseradd\b([^&;]*)", runs):
+            uid, gid = re.search(r"--uid (\d+)", args), re.search(r"--gid (\d+)", args)
+            assert uid and gid, f"{stage.name}: useradd without --uid and --gid: {args}"
+            assert uid[1] == gid[1] != "0", f"{stage.name}: {args}"
+            assert re.search(rf"\bgroupadd\b[^&;]*--gid {gid[1]}\b", runs), f"{stage.name}: no group {gid[1]}"
+        user = stage.last("USER")
+        if user is not None:
+            uid_gid = re.fullmatch(r"(\d+):(\d+)", user)
+            assert uid_gid and uid_gid[2] != "0", f"{stage.name}: USER {user}"
+            assert f"--uid {uid_gid[1]} --gid {uid_gid[2]}" in runs, f"{stage.name}: no user {user}"
+            users += 1
+    assert users == 4  # kinesis-local, dynamodb-local, tools, runtime
+
+
+def test_runtime_keeps_no_setuid_or_setgid_file() -> None:
+    """Fargate cannot set no-new-privileges: the runtime clears every setuid and setgid bit,
+    after its packages are installed (test_image.py looks for such files in the built image)."""
+    runs = stages()[-1].all("RUN")
+    assert re.search(r"&& find / -xdev -type f -perm /6000 -exec chmod a-s \{\} \+", runs[-1]), runs[-1]
+    assert "apt-get install" not in runs[-1].split("find / -xdev")[1]
+
+
 def test_every_stage_starts_from_the_one_debian_base() -> None:
     """One base, made of Debian's packages (.ci/base-image.sh makes it where Docker Hub is out
     of reach), named by its suite: no floating tag, no other registry's image."""

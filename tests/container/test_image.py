@@ -267,6 +267,9 @@ def test_hardened_run_read_only_no_capabilities_memory_limit(
     backend.wait_drained(180, check=alive(c))
     backend.assert_exact()
     assert c.exec("id", "-u").stdout.strip() == "10001"
+    assert c.exec("id", "-G").stdout.strip() == "10001", "the user's only group is its own"
+    setuid = c.exec("find", "/", "-xdev", "-type", "f", "-perm", "/6000").stdout.strip()
+    assert setuid == "", f"setuid or setgid files: {setuid}"
     assert c.exec("touch", "/app/x").returncode != 0, "the root file system is writable"
     # the JVM sizes its heap from the container's limit (JAVA_OPTS: MaxRAMPercentage=60)
     flags = c.exec("sh", "-c", 'java $JAVA_OPTS -XX:+PrintFlagsFinal -version')

@@ -62,8 +62,9 @@ COMBINATIONS: dict[str, tuple[dict[str, Any], cdk.Environment | None]] = {
     "existing_vpc": ({"vpcId": EXISTING_VPC, **vpc_lookup_context()},
                      cdk.Environment(account=ACCOUNT, region=REGION)),
     # the non-default options together: NAT + private subnets, customer-managed key,
-    # tables and logs destroyed with the stack, alarm notifications, ARM, custom retention
+    # tables (unprotected) and logs destroyed with the stack, alarm notifications, ARM, custom retention
     "options": ({"natGateways": 1, "streamEncryption": "KMS", "removalPolicy": "DESTROY",
+                 "deletionProtection": False, "tableEncryption": "AWS_MANAGED",
                  "alarmTopicArn": ALARM_TOPIC, "cpuArchitecture": "ARM64", "logRetentionDays": 7,
                  "pointInTimeRecovery": False, "streamRetentionHours": 48, "minWorkers": 2,
                  "maxWorkers": 6, "stopTimeoutSeconds": 60, "shutdownGraceMillis": 50000,
@@ -73,6 +74,8 @@ COMBINATIONS: dict[str, tuple[dict[str, Any], cdk.Environment | None]] = {
                  "finalityLagAlarmSeconds": 900}, None),
     # enhanced fan-out: the consumer's grants, and nothing else changes
     "fanout": ({"retrievalMode": "FANOUT"}, None),
+    # the tables under a key of the stack: the key and its grants, and nothing else changes
+    "table_cmk": ({"tableEncryption": "CUSTOMER_MANAGED"}, None),
 }
 
 

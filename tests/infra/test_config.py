@@ -148,6 +148,24 @@ def test_every_problem_is_reported_at_once() -> None:
     assert "shardCount='many': must be an integer" in msg
 
 
+def test_tables_are_protected_unless_they_go_with_the_stack() -> None:
+    """Deletion protection is on by default; removalPolicy=DESTROY with it on would make
+    `cdk destroy` fail on the tables, so the synth refuses it and names both keys."""
+    assert from_context({}).deletion_protection is True
+    msg = cfg_error(removalPolicy="destroy")
+    assert "removalPolicy=DESTROY needs deletionProtection=false" in msg
+    cfg = from_context({"removalPolicy": "DESTROY", "deletionProtection": "false"})  # as -c passes them
+    assert (cfg.removal_policy, cfg.deletion_protection) == ("DESTROY", False)
+    assert from_context({"deletionProtection": False}).removal_policy == "RETAIN"
+
+
+def test_table_encryption() -> None:
+    assert from_context({}).table_encryption == "AWS_OWNED"  # DynamoDB's default: no KMS charge
+    assert from_context({"tableEncryption": "customer_managed"}).table_encryption == "CUSTOMER_MANAGED"
+    assert "tableEncryption='KMS': one of AWS_OWNED, AWS_MANAGED, CUSTOMER_MANAGED" in \
+        cfg_error(tableEncryption="KMS")
+
+
 def test_cli_and_feature_flag_keys_are_not_settings() -> None:
     cfg = from_context({"@aws-cdk/core:newStyleStackSynthesis": True, "aws:cdk:enable-path-metadata": True,
                         "acknowledged-issue-numbers": [1], "vpc-provider:account=1:region=x": {}})

@@ -33,12 +33,16 @@ def env_of(c: dict[str, Any]) -> dict[str, Any]:
 # -- the finalizer's permissions: exactly a pass's calls ------------------------------------
 @pytest.mark.parametrize("name", ALL)
 def test_finalizer_task_role_least_privilege(synths: dict[str, Synth], name: str) -> None:
-    """Whatever the options (FANOUT, a KMS key...), the finalizer gets these three statements only:
-    no kms:Decrypt (ListShards reads no record), no PutMetricData (its metrics are EMF log lines)."""
+    """Whatever the options (FANOUT, a stream key...), the finalizer gets these three statements
+    only: no kms:Decrypt on the stream's key (ListShards reads no record), no PutMetricData (its
+    metrics are EMF log lines).  The tables' key, when the stack makes one, is a fourth
+    (test_stack.test_tables_under_a_customer_managed_key)."""
     s = synths[name]
     stream = logical_id(s, s.stack.data.stream)
     aggs, watermarks = logical_id(s, s.stack.data.aggregates), logical_id(s, s.stack.data.watermarks)
-    assert statements(s, "FinalizerTaskRoleDefaultPolicy") == {
+    got = statements(s, "FinalizerTaskRoleDefaultPolicy")
+    assert (got.pop("TablesKeyDecrypt", None) is not None) is (s.cfg.table_encryption == "CUSTOMER_MANAGED")
+    assert got == {
         "StreamShards": {"actions": ["kinesis:ListShards"],
                          "resources": [f"${{{stream}.Arn}}"], "condition": None, "effect": "Allow"},
         "Watermarks": {"actions": ["dynamodb:DescribeTable", "dynamodb:Scan", "dynamodb:UpdateItem"],
@@ -84,7 +88,7 @@ def test_finalizer_container(synths: dict[str, Synth]) -> None:
         "AWS_REGION": "${AWS::Region}", "AWS_DEFAULT_REGION": "${AWS::Region}",
     }
     # run like the worker: the image's user, read-only root with /tmp as task storage
-    assert c["User"] == "10001" and c["ReadonlyRootFilesystem"] is True and c["Essential"] is True
+    assert c["User"] == "10001:10001" and c["ReadonlyRootFilesystem"] is True and c["Essential"] is True
     assert c["MountPoints"] == [{"ContainerPath": "/tmp", "ReadOnly": False, "SourceVolume": "tmp"}]
     assert task["Volumes"] == [{"Name": "tmp"}]
     # the workers' image (one asset) and log group, its own stream prefix

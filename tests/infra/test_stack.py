@@ -14,6 +14,7 @@ from kinesis_aggs_infra.service import FAN_OUT_CONSUMER_ACTIONS, FAN_OUT_STREAM_
 from kinesis_aggs_infra.stack import cfn_logical_id, nag_acknowledgments
 
 from consumer_app.rules.validation import REASONS
+from tests.container.dockerfile import stages
 from tests.infra.conftest import (
     ACCOUNT,
     ALARM_TOPIC,
@@ -168,6 +169,32 @@ def test_stop_timeout_exceeds_shutdown_grace(synths: dict[str, Synth], name: str
     assert c["StopTimeout"] * 1000 > int(env["SHUTDOWN_GRACE_MILLIS"]) + 2000
 
 
+@pytest.mark.parametrize("name", ALL)
+def test_every_container_drops_every_capability(synths: dict[str, Synth], name: str) -> None:
+    """Both tasks' containers: no Linux capability, nothing privileged, the image's user and
+    group, a read-only root; and no dockerSecurityOptions, which ECS does not take on Fargate
+    (no-new-privileges is made up for by the image: no setuid or setgid file)."""
+    tasks = synths[name].of_type("AWS::ECS::TaskDefinition")
+    assert len(tasks) == 2
+    for task in tasks.values():
+        for c in task["Properties"]["ContainerDefinitions"]:
+            assert c["LinuxParameters"] == {"Capabilities": {"Drop": ["ALL"]}}, c["Name"]
+            assert "DockerSecurityOptions" not in c and "Privileged" not in c, c["Name"]
+            assert (c["User"], c["ReadonlyRootFilesystem"]) == ("10001:10001", True), c["Name"]
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_the_scratch_mount_is_a_volume_of_the_image(synths: dict[str, Synth], name: str) -> None:
+    """Fargate task storage is root's, mode 0755, unless the image declares its path a VOLUME
+    (ECS then takes the image's directory): the runtime's /tmp is one, owned by the task's user."""
+    runtime = stages()[-1]
+    for task in synths[name].of_type("AWS::ECS::TaskDefinition").values():
+        (c,) = task["Properties"]["ContainerDefinitions"]
+        (mount,) = c["MountPoints"]
+        assert json.loads(runtime.last("VOLUME") or "[]") == [mount["ContainerPath"]]
+        assert f"chown {c['User']} {mount['ContainerPath']}" in " ".join(runtime.all("RUN"))
+
+
 # -- the default app -----------------------------------------------------------------------
 def test_default_resource_counts(synths: dict[str, Synth]) -> None:
     t = synths["default"].template
@@ -216,6 +243,8 @@ def test_table_key_schemas(synths: dict[str, Synth]) -> None:
         assert table["Properties"]["BillingMode"] == "PAY_PER_REQUEST"
         assert table["Properties"]["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
         assert (table["DeletionPolicy"], table["UpdateReplacePolicy"]) == ("Retain", "Retain")
+        assert table["Properties"]["DeletionProtectionEnabled"] is True
+        assert "SSESpecification" not in table["Properties"]  # tableEncryption=AWS_OWNED: DynamoDB's key
         assert "GlobalSecondaryIndexes" not in table["Properties"]
 
 
@@ -243,7 +272,7 @@ def test_task_role_least_privilege(synths: dict[str, Synth]) -> None:
             "condition": None, "effect": "Allow"},
         "AggregatesWrite": {"actions": ["dynamodb:DescribeTable", "dynamodb:UpdateItem"],
                             "resources": [f"${{{aggs}.Arn}}"], "condition": None, "effect": "Allow"},
-        "RejectsWrite": {"actions": ["dynamodb:BatchWriteItem", "dynamodb:DescribeTable", "dynamodb:PutItem"],
+        "RejectsWrite": {"actions": ["dynamodb:BatchWriteItem", "dynamodb:DescribeTable"],
                          "resources": [f"${{{rejects}.Arn}}"], "condition": None, "effect": "Allow"},
         # final windows: is the window already final (a consistent read of its item), and the
         # shard's own watermark, read at start and moved as records are applied (and the
@@ -292,11 +321,11 @@ def test_container(synths: dict[str, Synth]) -> None:
                                 "Interval": 10, "Timeout": 10, "Retries": 3, "StartPeriod": 120}
     assert c["StopTimeout"] == 40
     # production hardening: the image's non-root user, a read-only root with a writable /tmp
-    assert c["User"] == "10001" and c["ReadonlyRootFilesystem"] is True
+    assert c["User"] == "10001:10001" and c["ReadonlyRootFilesystem"] is True
     assert c["MountPoints"] == [{"ContainerPath": "/tmp", "ReadOnly": False, "SourceVolume": "tmp"}]
     task = s.owned("AWS::ECS::TaskDefinition", "Workers")[1]["Properties"]
     assert task["Volumes"] == [{"Name": "tmp"}]
-    assert "LinuxParameters" not in c  # the image's tini is PID 1
+    assert "InitProcessEnabled" not in c["LinuxParameters"]  # the image's tini is PID 1
     assert c["Essential"] is True
     log_group = logical_id(s, s.stack.workers.log_group)
     assert c["LogConfiguration"]["LogDriver"] == "awslogs"
@@ -523,9 +552,11 @@ def test_options(synths: dict[str, Synth]) -> None:
     assert stream["Properties"]["RetentionPeriodHours"] == 48
     assert statements(s, "WorkersTaskRoleDefaultPolicy")["StreamKeyDecrypt"] == {
         "actions": ["kms:Decrypt"], "resources": [f"${{{key_id}.Arn}}"], "condition": None, "effect": "Allow"}
-    # removalPolicy=DESTROY: tables and logs go with the stack
+    # removalPolicy=DESTROY (with deletionProtection=false): tables and logs go with the stack
     for table in s.of_type("AWS::DynamoDB::Table").values():
         assert table["DeletionPolicy"] == "Delete"
+        assert table["Properties"]["DeletionProtectionEnabled"] is False
+        assert table["Properties"]["SSESpecification"] == {"SSEEnabled": True}  # aws/dynamodb: no grant
         pitr = table["Properties"]["PointInTimeRecoverySpecification"]
         assert pitr == {"PointInTimeRecoveryEnabled": False}
     for group in s.of_type("AWS::Logs::LogGroup").values():
@@ -545,6 +576,29 @@ def test_options(synths: dict[str, Synth]) -> None:
     c = container(s)
     env = {e["Name"]: e["Value"] for e in c["Environment"]}
     assert (c["StopTimeout"], env["SHUTDOWN_GRACE_MILLIS"], env["WRITE_CONCURRENCY"]) == (60, "50000", "8")
+
+
+def test_tables_under_a_customer_managed_key(synths: dict[str, Synth]) -> None:
+    """tableEncryption=CUSTOMER_MANAGED: one rotated key of the stack for the three tables, kept
+    as long as they are; the workers and the finalizer may decrypt with it (DynamoDB decrypts
+    each table's own key as the caller), and nothing else changes."""
+    s, base = synths["table_cmk"], synths["default"]
+    key_id, key = s.one("AWS::KMS::Key")
+    assert key["Properties"]["EnableKeyRotation"] is True
+    assert (key["DeletionPolicy"], key["UpdateReplacePolicy"]) == ("Retain", "Retain")
+    tables = s.of_type("AWS::DynamoDB::Table")
+    for table in tables.values():
+        assert table["Properties"].pop("SSESpecification") == {
+            "KMSMasterKeyId": {"Fn::GetAtt": [key_id, "Arn"]}, "SSEEnabled": True, "SSEType": "KMS"}
+    assert tables == base.of_type("AWS::DynamoDB::Table")
+    decrypt = {"actions": ["kms:Decrypt"], "resources": [f"${{{key_id}.Arn}}"], "condition": None,
+               "effect": "Allow"}
+    for policy in ("WorkersTaskRoleDefaultPolicy", "FinalizerTaskRoleDefaultPolicy"):
+        got = statements(s, policy)
+        assert got.pop("TablesKeyDecrypt") == decrypt, policy
+        assert got == statements(base, policy), policy
+    assert sorted(s.resources) == sorted([*base.resources, key_id])
+    assert "kms:" not in json.dumps(statements(s, "WorkersTaskExecutionRoleDefaultPolicy"))
 
 
 def test_default_image_is_built_for_x86(synths: dict[str, Synth]) -> None:

@@ -44,6 +44,9 @@ def docker_flags(task: dict[str, Any],
     flags += ["--stop-timeout", str(container["StopTimeout"])]
     if "User" in container:
         flags += ["--user", container["User"]]
+    capabilities = container.get("LinuxParameters", {}).get("Capabilities", {})
+    flags += [f"--cap-drop={c}" for c in capabilities.get("Drop", [])]
+    flags += [f"--cap-add={c}" for c in capabilities.get("Add", [])]
     if container.get("ReadonlyRootFilesystem"):
         flags.append("--read-only")
     volumes = {v["Name"]: v for v in task.get("Volumes", [])}
@@ -64,7 +67,7 @@ def test_the_worker_task_definition_runs_on_docker(synths: dict[str, Synth], ima
     task = s.owned("AWS::ECS::TaskDefinition", "Workers")[1]["Properties"]
     (container,) = task["ContainerDefinitions"]
     flags, command, env = docker_flags(task, container)
-    assert "--read-only" in flags and "--user" in flags, flags
+    assert "--read-only" in flags and "--user" in flags and "--cap-drop=ALL" in flags, flags
     # the stack's names are the private stack's: same stream and tables, its own servers
     assert (env["STREAM_NAME"], env["AGGREGATES_TABLE"], env["REJECTS_TABLE"]) == (
         backend.stack.stream, backend.stack.aggregates_table, backend.stack.rejects_table)
