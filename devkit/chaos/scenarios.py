@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from consumer_app import metrics
 from consumer_app.logs import event_time
 from consumer_app.rules.validation import REASONS, TRIP_FIELDS
+from consumer_app.tables import mark_attribute
 from devkit.chaos.harness import Gaps, Result, Run, account
 from devkit.local import inspect
 from devkit.local.emulators import KINESIS_PERSIST_STOP_S
@@ -290,6 +292,8 @@ def throttling(size: Size, logs: Path, phase_s: float = 20) -> Result:
 
 # -- 6 ---------------------------------------------------------------------------------------
 def outage(size: Size, logs: Path, outage_s: float = 25) -> Result:
+    """DynamoDB unreachable for everyone, longer than the retry budget: every shard blocks on
+    its own, no worker exits, and all resume by themselves when DynamoDB answers again."""
     r = Result("outage")
     env = {"RETRY_MAX_SECONDS": "5", "RETRY_MAX_ATTEMPTS": "100"}
     with Run("outage", logs, shards=4, workers=2, env_extra=env) as run:
@@ -303,10 +307,67 @@ def outage(size: Size, logs: Path, outage_s: float = 25) -> Result:
             r.problems.append("no progress within 240 s after DynamoDB came back")
         run.finish(r, settle_timeout_s=400)
         restarts = sum(len(w.exits) for w in run.workers)
-        r.details.update(outage_s=outage_s, worker_restarts=restarts,
+        blocked = {e.get("shard") for e in run.events("blocked")}
+        r.details.update(outage_s=outage_s, worker_restarts=restarts, blocked_shards=len(blocked),
+                         blocked_tries=run.counters_total("blocked_tries"),
                          exit_codes=[w.exits for w in run.workers], fatal=len(run.events("fatal")))
-        if restarts == 0:
-            r.problems.append("no worker exited: the outage did not outlast the retry budget")
+        if not blocked:
+            r.problems.append("no shard blocked: the outage did not outlast the retry budget")
+        if restarts or r.details["fatal"]:
+            r.problems.append(f"a worker exited during the outage ({restarts} restarts): blocked "
+                              "shards must wait, not end their process")
+    return r
+
+
+# -- 6b --------------------------------------------------------------------------------------
+def poison_shard(size: Size, logs: Path, poison_s: float = 60) -> Result:
+    """Every aggregate write of one shard fails for good for a minute (a ValidationException,
+    as for an item past DynamoDB's 400 KB) while records flow on every shard: that shard
+    blocks alone, the others' checkpoints keep moving, no worker exits, the blocked-shard
+    metric names it; once the fault is lifted it resumes by itself, totals exact."""
+    r = Result("poison_shard")
+    with Run("poison_shard", logs, shards=4, workers=2) as run:
+        assert run.proxy is not None
+        run.start_processing(r, size.records, size.rate)
+        victim = sorted(run.leases())[1]
+        mark = mark_attribute(victim)
+
+        def rule(op: str, body: dict[str, Any], n: int) -> Action:
+            if op == "UpdateItem" and body.get("TableName") == run.stack.aggregates_table \
+                    and mark in body.get("ExpressionAttributeNames", {}).values():
+                return Action("throttle", code="ValidationException")
+            return PASS
+
+        before = {s: v["checkpoint"] for s, v in run.leases().items()}
+        run.proxy.set_rule(rule)
+        time.sleep(10)  # a flush of the victim's that was under way when the fault came ends
+        victim_at = run.leases()[victim]["checkpoint"]
+        time.sleep(poison_s - 10)
+        during = {s: v["checkpoint"] for s, v in run.leases().items()}
+        run.check_workers()
+        run.proxy.set_rule(None)
+        r.recovery_s = run.time_to_progress({victim}, 120)  # from the fault's end
+        run.finish(r)
+        stuck = sorted(s for s in before if s != victim and during.get(s) == before[s])
+        blocked = run.events("blocked")
+        reported = [doc.get(metrics.BLOCKED, 0) for w in run.workers for doc in w.events()
+                    if metrics.is_emf(doc) and doc.get("shard") == victim]
+        r.details.update(victim=victim, poison_s=poison_s, blocked_tries=len(blocked),
+                         blocked_shards=sorted({e.get("shard") for e in blocked}),
+                         longest_blocked_metric_s=max(reported, default=0),
+                         others_moved=f"{len(before) - 1 - len(stuck)}/{len(before) - 1}",
+                         worker_exits=[w.exits for w in run.workers], fatal=len(run.events("fatal")))
+        if stuck:
+            r.problems.append(f"shards other than {victim} did not move while it was blocked: {stuck}")
+        if during[victim] != victim_at:
+            r.problems.append(f"{victim} checkpointed while its writes failed")
+        if {e.get("shard") for e in blocked} != {victim}:
+            r.problems.append(f"blocked shards {r.details['blocked_shards']}, expected only {victim}")
+        if r.details["longest_blocked_metric_s"] < poison_s / 2:
+            r.problems.append(f"ShardBlockedSeconds for {victim} reached only "
+                              f"{r.details['longest_blocked_metric_s']} s")
+        if any(w.exits for w in run.workers) or r.details["fatal"]:
+            r.problems.append("a worker exited: a blocked shard must wait alone")
     return r
 
 
@@ -504,6 +565,7 @@ SCENARIOS: dict[str, Callable[[Size, Path], Result]] = {
     "rolling_restart": rolling_restart,
     "throttling": throttling,
     "outage": outage,
+    "poison_shard": poison_shard,
     "resharding": resharding,
     "malformed": malformed,
     "emulator_restart": emulator_restart,

@@ -102,6 +102,8 @@ DEFAULTS: dict[str, Any] = {
     "tasksBelowDesiredMinutes": 10,
     # the finalizer's GlobalWatermarkLag (now - global watermark) above this, 3 x 5 minutes
     "finalityLagAlarmSeconds": 600,
+    # a shard blocked (its flush not durable after a whole retry budget) for this long
+    "blockedShardAlarmSeconds": 300,
     "alarmTopicArn": "",
 }
 
@@ -218,6 +220,7 @@ class InfraConfig:
     rejects_alarm_percent: float
     tasks_below_desired_minutes: int
     finality_lag_alarm_seconds: int
+    blocked_shard_alarm_seconds: int
     alarm_topic_arn: str
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
@@ -488,6 +491,7 @@ def _check(c: InfraConfig) -> list[str]:
                  f"{_num(c.finalize_interval_seconds)} s: the global watermark trails the newest records "
                  "by the margin at least and is read once per pass, so a lower threshold alarms on a "
                  "healthy consumer")
+    _between(p, "blockedShardAlarmSeconds", c.blocked_shard_alarm_seconds, 1, 86_400)
     if c.alarm_topic_arn and not _SNS_ARN.match(c.alarm_topic_arn):
         p.append(f"alarmTopicArn={c.alarm_topic_arn!r}: an SNS topic ARN")
     return p

@@ -37,8 +37,8 @@ def dashboard_name(cfg: InfraConfig) -> str:
 
 
 class Observability(Construct):
-    """One dashboard and six alarms (lag, sustained throttling, missing workers, rejects, a record
-    refused for a final window, windows not becoming final)."""
+    """One dashboard and seven alarms (lag, sustained throttling, missing workers, rejects, a record
+    refused for a final window, windows not becoming final, a blocked shard)."""
 
     def __init__(self, scope: Construct, construct_id: str, cfg: InfraConfig, data: DataPlane,
                  workers: WorkerService) -> None:
@@ -85,6 +85,7 @@ class Observability(Construct):
         finalized = ours(emf.WINDOWS_FINALIZED, "Sum", "windows finalized")
         late = ours(emf.COUNTS["late_records"], "Sum", "late records (behind their shard's watermark)")
         refused = ours(emf.COUNTS["refused_final"], "Sum", "records refused: window already final")
+        blocked = ours(emf.BLOCKED, "Maximum", "longest blocked shard (s)")
         ecs_dims = {"ClusterName": workers.cluster.cluster_name, "ServiceName": service.service_name}
         running = cw.Metric(namespace="ECS/ContainerInsights", metric_name="RunningTaskCount",
                             dimensions_map=ecs_dims, statistic="Average", period=ONE_MINUTE,
@@ -171,8 +172,21 @@ class Observability(Construct):
             # watches the finalizer's task), hence breaching, as the iterator age alarm treats
             # "nobody reads".
             treat_missing_data=cw.TreatMissingData.BREACHING)
+        self.blocked_shard_alarm = cw.Alarm(
+            self, "BlockedShardAlarm",
+            alarm_description=(f"A shard has been blocked for {cfg.blocked_shard_alarm_seconds} s or more "
+                               "(EMF ShardBlockedSeconds, max): its writes are not durable after a whole "
+                               "retry budget, so it retries the same records and does not move, while the "
+                               "other shards go on. The worker's ERROR lines (event=blocked) name the shard "
+                               "and the cause; once it is fixed the shard resumes by itself "
+                               "(docs/guarantees.md)"),
+            metric=blocked, threshold=cfg.blocked_shard_alarm_seconds,
+            comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            evaluation_periods=1, datapoints_to_alarm=1,
+            # only a blocked shard reports it (at least every 30 s): no data is none blocked
+            treat_missing_data=cw.TreatMissingData.NOT_BREACHING)
         self.alarms = [self.iterator_age_alarm, self.throttle_alarm, self.tasks_alarm, self.rejects_alarm,
-                       self.finality_violation_alarm, self.finality_lag_alarm]
+                       self.finality_violation_alarm, self.finality_lag_alarm, self.blocked_shard_alarm]
         if cfg.alarm_topic_arn:
             topic = sns.Topic.from_topic_arn(self, "AlarmTopic", cfg.alarm_topic_arn)
             for alarm in self.alarms:

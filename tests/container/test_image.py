@@ -217,23 +217,28 @@ def test_crashes_kill_sigkill_and_restart_on_failure_resume_from_the_checkpoint(
     backend.assert_exact()
 
 
-def test_dynamodb_unreachable_past_the_retry_budget_exits_and_docker_restarts_it(
+def test_dynamodb_unreachable_past_the_retry_budget_blocks_each_shard_and_the_container_waits(
         image: str, backend: Backend, containers: list[engine.Container]) -> None:
     proxy = FaultProxy(backend.stack.dynamodb_port).start()
     try:
-        c = start(containers, backend, "--restart", "on-failure",
+        c = start(containers, backend, "--restart", "on-failure", "--health-interval", "2s",
                   AWS_ENDPOINT_URL_DYNAMODB=proxy.url, RETRY_MAX_SECONDS="4", RETRY_MAX_ATTEMPTS="100")
         backend.produce(300)
         backend.wait_drained(180, check=alive(c))
         proxy.set_rule(lambda op, body, n: Action("outage"))
         backend.produce(300)
-        backend.wait_until("the worker exits and Docker restarts it",
-                           lambda: int(c.inspect("{{.RestartCount}}")) >= 1, 120)
+        backend.wait_until("a shard blocks",
+                           lambda: any(e.get("event") == "blocked" for e in c.events()), 120)
+        backend.wait_until("the health report names the blocked shard",
+                           lambda: "blocked" in c.exec("python", "-m", "consumer_app", "health").stdout, 60)
+        assert c.state()["Running"] and c.inspect("{{.RestartCount}}") == "0"
         proxy.set_rule(None)
         backend.wait_drained(240, check=alive(c))
         backend.assert_exact()
-        fatal = [e for e in c.events() if e.get("event") == "fatal"]
-        assert fatal, "the processor did not report why it stopped"
+        events = c.events()
+        assert any(e.get("event") == "unblocked" for e in events)
+        assert not [e for e in events if e.get("event") == "fatal"]
+        assert c.inspect("{{.RestartCount}}") == "0"  # nothing ended: the shards waited
     finally:
         proxy.stop()
 

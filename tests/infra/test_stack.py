@@ -203,7 +203,7 @@ def test_default_resource_counts(synths: dict[str, Synth]) -> None:
         "AWS::ECS::TaskDefinition": 2, "AWS::ECS::Service": 2, "AWS::EC2::VPC": 1, "AWS::EC2::Subnet": 2,
         "AWS::EC2::NatGateway": 0, "AWS::EC2::InternetGateway": 1, "AWS::EC2::FlowLog": 1,
         "AWS::EC2::SecurityGroup": 1, "AWS::ApplicationAutoScaling::ScalableTarget": 1,
-        "AWS::ApplicationAutoScaling::ScalingPolicy": 3, "AWS::CloudWatch::Alarm": 8,
+        "AWS::ApplicationAutoScaling::ScalingPolicy": 3, "AWS::CloudWatch::Alarm": 9,
         "AWS::CloudWatch::Dashboard": 1, "AWS::Logs::LogGroup": 2, "AWS::IAM::Role": 4,
         "AWS::KMS::Key": 0, "AWS::Lambda::Function": 0, "AWS::SNS::Topic": 0,
     }.items():
@@ -398,7 +398,16 @@ def test_alarms(synths: dict[str, Synth]) -> None:
     s = synths["default"]
     alarms = alarms_of(s)
     assert set(alarms) == {"IteratorAgeAlarm", "ThrottlingAlarm", "TasksBelowDesiredAlarm",
-                           "RejectsShareAlarm", "FinalityViolationAlarm", "FinalityLagAlarm"}
+                           "RejectsShareAlarm", "FinalityViolationAlarm", "FinalityLagAlarm",
+                           "BlockedShardAlarm"}
+    blocked = alarms["BlockedShardAlarm"]
+    (metric,) = blocked["Metrics"]
+    stat = metric["MetricStat"]
+    assert (stat["Metric"]["MetricName"], stat["Metric"]["Namespace"], stat["Stat"], blocked["Threshold"],
+            blocked["ComparisonOperator"], blocked["TreatMissingData"]) == \
+        ("ShardBlockedSeconds", "kinesis-aggs-consumer", "Maximum", 300,
+         "GreaterThanOrEqualToThreshold", "notBreaching")
+    assert stat["Metric"]["Dimensions"] == [{"Name": "Stream", "Value": "input_stream"}]
     age = alarms["IteratorAgeAlarm"]
     assert (age["Threshold"], age["EvaluationPeriods"], age["DatapointsToAlarm"],
             age["TreatMissingData"]) == (300000, 5, 5, "breaching")
