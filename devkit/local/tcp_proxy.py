@@ -64,6 +64,8 @@ class TcpProxy:
         self._stopped = True
         self.cut()
         with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept() (Linux)
+        with contextlib.suppress(OSError):
             self._listener.close()
         self._thread.join(5)
 

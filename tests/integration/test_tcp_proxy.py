@@ -51,6 +51,14 @@ def _connect(proxy: TcpProxy) -> socket.socket:
     return socket.create_connection(("127.0.0.1", proxy.port), timeout=5)
 
 
+def _reset_seen(sock: socket.socket) -> None:
+    """Raise OSError if the connection is dead: a reset, or an end of stream (and close it)."""
+    with sock:
+        sock.sendall(b"x")
+        if not sock.recv(1):
+            raise ConnectionResetError("closed")
+
+
 def test_bytes_pass_both_ways_until_a_cut_resets_every_connection_and_refuses_new_ones(
     echo_port: int,
 ) -> None:
@@ -64,18 +72,13 @@ def test_bytes_pass_both_ways_until_a_cut_resets_every_connection_and_refuses_ne
         assert proxy.cut() == 2
         for s in (a, b):  # the open connections die at once, as in an outage
             with pytest.raises(OSError):
-                s.sendall(b"x")
-                if not s.recv(1):
-                    raise ConnectionResetError("closed")
-        late = _connect(proxy)  # accepted by the kernel, then reset: never forwarded
-        with pytest.raises(OSError):
-            late.sendall(b"x")
-            if not late.recv(1):
-                raise ConnectionResetError("closed")
+                _reset_seen(s)
+        with pytest.raises(OSError):  # reset as soon as accepted (even during connect)
+            _reset_seen(_connect(proxy))
 
         proxy.restore()
-        c = _connect(proxy)
-        assert _echo(c, b"back") == b"back"
+        with _connect(proxy) as c:
+            assert _echo(c, b"back") == b"back"
         assert proxy.connections == 3
     finally:
         proxy.stop()
@@ -86,11 +89,7 @@ def test_a_connection_to_a_server_that_is_down_is_reset_not_hung() -> None:
         dead_port = s.getsockname()[1]  # closed again: nothing listens there
     proxy = TcpProxy(dead_port).start()
     try:
-        c = _connect(proxy)
-        c.settimeout(5)
-        with pytest.raises(OSError):
-            c.sendall(b"x")
-            if not c.recv(1):
-                raise ConnectionResetError("closed")
+        with pytest.raises(OSError):  # reset as soon as accepted (even during connect)
+            _reset_seen(_connect(proxy))
     finally:
         proxy.stop()
