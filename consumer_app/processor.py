@@ -219,9 +219,7 @@ class TripRecordProcessor(processor.RecordProcessorBase):
     def lease_lost(self, lease_lost_input: Any) -> None:
         # Nothing more is written: the next owner reads the pending batches again from the
         # checkpoint, and the fence counts them once.
-        self.lost = True
-        self.pending.take()
-        self._end_heartbeat()
+        self._let_go()
         logs.event(log, logging.INFO, "shard lease lost: another worker owns it now",
                    event="lease_lost", **self._stats())
         self._emit_metrics(final=True)
@@ -427,14 +425,19 @@ class TripRecordProcessor(processor.RecordProcessorBase):
             raise ShardStop(EXIT_DAEMON_GONE, "the MultiLangDaemon is gone")
         owner = self._current_owner()
         if owner is not None and owner != self.settings.worker_id:
-            self.lost = True
-            self.pending.take()
-            self._end_heartbeat()
+            self._let_go()
             logs.event(log, logging.WARNING, f"shard blocked, and its lease is now {owner}'s: "
                        "stopping here without a checkpoint; the new owner resumes from the last one",
                        event="lease_moved", owner=owner)
             raise LeaseMoved(owner)
         self.sleep(delay)
+
+    def _let_go(self) -> None:
+        """The lease is another worker's: write nothing more; it reads the pending batches
+        again from the checkpoint, and the fence counts them once."""
+        self.lost = True
+        self.pending.take()
+        self._end_heartbeat()
 
     def _current_owner(self) -> str | None:
         try:
